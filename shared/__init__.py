@@ -1,0 +1,1 @@
+"""Code used by both the web and the worker processes."""

@@ -1,0 +1,221 @@
+"""What the store backend and the dashboard can do to an integration: one code path for both.
+
+Each operation commits its database change first and enqueues afterwards: if Redis is down the
+run stays `queued` in the database and the sweeper enqueues it later, so nothing is lost.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any, Protocol
+
+import redis
+
+from shared import clock
+from shared.config import Config
+from shared.crypto import SecretBox
+from shared.db import Database
+from shared.db import changes as changes_db
+from shared.db import integrations as integrations_db
+from shared.db import people as people_db
+from shared.db import runs as runs_db
+from shared.db.errors import Conflict
+from shared.queues import Queues, job_id
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "sync_birthdays": True,
+    "include_future_joiners": False,
+    "removal_guard_percent": 20,
+    "removal_guard_min": 10,
+    "timezone": "UTC",
+}
+WEBHOOK_ROTATION_GRACE = timedelta(hours=24)
+SYNC_JOB = "worker.jobs.run_sync"
+
+
+class Context(Protocol):
+    config: Config
+    db: Database
+    queues: Queues
+    box: SecretBox
+
+
+class ServiceError(Exception):
+    status = 400
+    code = "validation_failed"
+
+    def __init__(self, message: str, *, fields: dict[str, list[str]] | None = None, extra: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+        self.extra = extra or {}
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"
+
+
+class ConflictError(ServiceError):
+    status = 409
+    code = "conflict"
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def enqueue_run(ctx: Context, run_id: str, *, delay: float | None = None) -> None:
+    """Hand a queued run to the workers; a Redis failure is logged, and the sweeper retries."""
+    try:
+        ctx.queues.enqueue("sync", SYNC_JOB, run_id, id=job_id("run", run_id), unique=True, delay=delay)
+    except redis.RedisError as exc:
+        log.warning("run %s stays queued until the sweeper re-enqueues it: %s", run_id, type(exc).__name__)
+
+
+def create_integration(ctx: Context, store_id: str, credentials: dict[str, str], settings: dict[str, Any],
+                       warnings: list[dict[str, Any]]) -> dict[str, Any]:
+    """Create a HiBob integration in `connecting` and queue its initial sync (which validates it).
+
+    Raises:
+        ConflictError: the store already has a live HiBob integration.
+    """
+    now = clock.now()
+    integration_id, run_id = new_id(), new_id()
+    row = {
+        "id": integration_id, "store_id": store_id, "provider": "hibob", "state": "connecting",
+        "state_reason": None, "warnings": warnings, "settings": {**DEFAULT_SETTINGS, **settings},
+        "credentials_enc": ctx.box.seal({"service_user_id": credentials["service_user_id"],
+                                         "token": credentials["token"]}),
+        "field_presence": {}, "failure_count": 0, "created_at": now, "updated_at": now,
+    }
+    try:
+        with ctx.db.begin() as conn:
+            integrations_db.create(conn, row)
+            runs_db.create(conn, {"id": run_id, "integration_id": integration_id, "store_id": store_id,
+                                  "trigger": "initial", "created_at": now})
+            append_state_change(conn, row, None, "connecting", now)
+    except Conflict as exc:
+        raise ConflictError(str(exc), extra={"integration_id": exc.existing_id}) from None
+    enqueue_run(ctx, run_id)
+    return row
+
+
+def append_state_change(conn, integration: dict[str, Any], before: str | None, after: str, now,
+                        reason: dict | None = None, run_id: str | None = None) -> None:
+    """Record a state change in the store's feed (`integration.state_changed`)."""
+    if before == after:
+        return
+    changes: dict[str, Any] = {"state": {"before": before, "after": after}}
+    if reason is not None:
+        changes["state_reason"] = {"before": None, "after": reason}
+    changes_db.append(conn, integration["store_id"], [{
+        "at": now, "kind": "integration.state_changed", "integration_id": integration["id"],
+        "run_id": run_id, "cause": "state", "changes": changes}])
+
+
+def load(ctx: Context, integration_id: str) -> dict[str, Any]:
+    with ctx.db.begin() as conn:
+        row = integrations_db.get(conn, integration_id)
+    if row is None:
+        raise NotFound("no such integration")
+    return row
+
+
+def update_integration(ctx: Context, integration_id: str, credentials: dict[str, str] | None,
+                       settings: dict[str, Any] | None) -> None:
+    """Change settings and/or credentials; new credentials are re-validated by a connect run."""
+    now = clock.now()
+    run_id = None
+    with ctx.db.begin() as conn:
+        row = integrations_db.get(conn, integration_id, for_update=True)
+        if row is None:
+            raise NotFound("no such integration")
+        if row["state"] == "disconnected":
+            raise ConflictError("the integration is disconnected")
+        values: dict[str, Any] = {"updated_at": now}
+        if settings:
+            values["settings"] = {**row["settings"], **settings}
+        if credentials:
+            values.update(credentials_enc=ctx.box.seal(credentials), state="connecting", state_reason=None,
+                          credentials_version=row["credentials_version"] + 1, failure_count=0)
+            append_state_change(conn, row, row["state"], "connecting", now)
+            run_id = _queue_full_run(conn, row, "manual", now, None)
+        integrations_db.update(conn, integration_id, **values)
+    if run_id:
+        enqueue_run(ctx, run_id)
+
+
+def _queue_full_run(conn, row: dict[str, Any], trigger: str, now, actor: dict | None) -> str | None:
+    """Queue a full run unless one is already queued (then that one is the answer)."""
+    queued = runs_db.find(conn, row["id"], ["queued"], full_only=True)
+    if queued:
+        return queued[0]["id"]
+    run_id = new_id()
+    runs_db.create(conn, {"id": run_id, "integration_id": row["id"], "store_id": row["store_id"],
+                          "trigger": trigger, "created_at": now, "actor": actor})
+    return run_id
+
+
+def request_sync(ctx: Context, integration_id: str, trigger: str = "manual", actor: dict | None = None) -> str:
+    """Sync now: a queued run is returned, not duplicated; while one runs, one follow-up is queued.
+
+    Raises:
+        NotFound, ConflictError (disconnected).
+    """
+    now = clock.now()
+    with ctx.db.begin() as conn:
+        row = integrations_db.get(conn, integration_id, for_update=True)
+        if row is None:
+            raise NotFound("no such integration")
+        if row["state"] == "disconnected":
+            raise ConflictError("the integration is disconnected")
+        run_id = _queue_full_run(conn, row, trigger, now, actor)
+        if trigger == "manual" and row["state"] == "needs_attention":
+            # An admin asking for a sync is the signal to try HiBob again (even after a 401).
+            integrations_db.update(conn, integration_id, failure_count=0, updated_at=now)
+    enqueue_run(ctx, run_id)
+    return run_id
+
+
+def set_webhook_secret(ctx: Context, integration_id: str, secret: str) -> None:
+    """Store the HiBob webhook secret; the previous one stays valid for 24 hours (rotation)."""
+    now = clock.now()
+    with ctx.db.begin() as conn:
+        row = integrations_db.get(conn, integration_id, for_update=True)
+        if row is None:
+            raise NotFound("no such integration")
+        if row["state"] == "disconnected":
+            raise ConflictError("the integration is disconnected")
+        integrations_db.update(conn, integration_id, webhook_secret_enc=ctx.box.seal(secret),
+                               webhook_prev_secret_enc=row["webhook_secret_enc"],
+                               webhook_prev_valid_until=now + WEBHOOK_ROTATION_GRACE if row["webhook_secret_enc"] else None,
+                               updated_at=now)
+
+
+def disconnect(ctx: Context, integration_id: str, people_mode: str | None) -> None:
+    """Stop syncing. People stay, unless `remove` (marked removed) or `purge` (erased)."""
+    now = clock.now()
+    with ctx.db.begin() as conn:
+        row = integrations_db.get(conn, integration_id, for_update=True)
+        if row is None:
+            raise NotFound("no such integration")
+        if row["state"] != "disconnected":
+            integrations_db.update(conn, integration_id, state="disconnected", state_reason=None,
+                                   disconnected_at=now, updated_at=now, next_run_at=None)
+            append_state_change(conn, row, row["state"], "disconnected", now)
+            for run in runs_db.find(conn, integration_id, ["queued"]):
+                runs_db.update(conn, run["id"], status="failed", finished_at=now,
+                               error={"code": "disconnected", "message": "the integration was disconnected"})
+        if people_mode == "remove":
+            removed = people_db.mark_all_removed(conn, integration_id, "deleted", now)
+            changes_db.append(conn, row["store_id"], [{
+                "at": now, "kind": "person.removed", "integration_id": integration_id, "person_id": p["id"],
+                "external_id": p["external_id"], "cause": "disconnect",
+                "changes": {"status": {"before": p["status"], "after": "removed"},
+                            "removal_reason": {"before": None, "after": "deleted"}}} for p in removed])
+        elif people_mode == "purge":
+            people_db.purge(conn, integration_id)

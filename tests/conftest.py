@@ -1,0 +1,191 @@
+"""Fixtures named by what they give a test.
+
+Two passes run the suite (see .ci/run): bare (SQLite + an embedded fakeredis TCP server) and real
+(`DATABASE_URL`/`REDIS_URL` set, `PEOPLESYNC_REQUIRE_REAL=1`). Real servers are shared with other
+users, so tests never flush them: PostgreSQL tests live in a private schema dropped at the end,
+and every Redis key the app writes is namespaced by a per-run queue prefix.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from shared.config import load_config
+from shared.db import Database
+from shared.db.tables import metadata
+from worker import context as worker_context
+
+REQUIRE_REAL = os.environ.get("PEOPLESYNC_REQUIRE_REAL") == "1"
+REAL_DATABASE_URL = os.environ.get("DATABASE_URL", "")
+REAL_REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+def need_real(what: str, available: bool) -> None:
+    """Skip on a bare machine; fail under PEOPLESYNC_REQUIRE_REAL=1."""
+    if available:
+        return
+    message = f"needs a real {what} (set {'DATABASE_URL' if 'Postgre' in what else 'REDIS_URL'})"
+    if REQUIRE_REAL:
+        pytest.fail(message + " but PEOPLESYNC_REQUIRE_REAL=1")
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """Real Redis when REDIS_URL is set, else an embedded fakeredis TCP server for the session."""
+    if REAL_REDIS_URL:
+        yield REAL_REDIS_URL
+        return
+    if REQUIRE_REAL:
+        pytest.fail("PEOPLESYNC_REQUIRE_REAL=1 but REDIS_URL is not set")
+    from fakeredis import TcpFakeServer
+
+    port = free_port()
+    server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"redis://127.0.0.1:{port}/0"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def _migrated_database(tmp_path_factory):
+    """Migrate once per session: a template SQLite file, or a private PostgreSQL schema."""
+    if REAL_DATABASE_URL.startswith("postgres"):
+        schema = "t_" + uuid.uuid4().hex[:12]
+        admin = sa.create_engine(REAL_DATABASE_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+                                 if REAL_DATABASE_URL.startswith("postgresql://") else REAL_DATABASE_URL)
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        base = admin.url.render_as_string(hide_password=False)
+        sep = "&" if "?" in base else "?"
+        url = f"{base}{sep}options=-csearch_path%3D{schema}"
+        db = Database(url)
+        db.migrate()
+        db.dispose()
+        yield ("postgresql", url)
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+        return
+    if REQUIRE_REAL:
+        pytest.fail("PEOPLESYNC_REQUIRE_REAL=1 but DATABASE_URL is not a PostgreSQL URL")
+    template = tmp_path_factory.mktemp("db") / "template.db"
+    db = Database(f"sqlite:///{template}")
+    db.migrate()
+    db.dispose()
+    yield ("sqlite", str(template))
+
+
+@pytest.fixture
+def database_url(_migrated_database, tmp_path):
+    """A migrated, empty database for this test."""
+    kind, where = _migrated_database
+    if kind == "sqlite":
+        path = tmp_path / "peoplesync.db"
+        shutil.copy(where, path)
+        return f"sqlite:///{path}"
+    engine = sa.create_engine(where)
+    with engine.begin() as conn:
+        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        conn.execute(sa.text(f"TRUNCATE {names}"))
+    engine.dispose()
+    return where
+
+
+@pytest.fixture
+def config(database_url, redis_url, tmp_path):
+    """A test configuration: fresh database, a private queue prefix, secrets under tmp_path."""
+    return load_config({
+        "env": "test", "database_url": database_url, "redis_url": redis_url,
+        "queue_prefix": f"t{uuid.uuid4().hex[:10]}:", "var_dir": str(tmp_path / "var"),
+        "hibob_api_url": "http://127.0.0.1:9/v1", "public_base_url": "http://peoplesync.test",
+    }, environ={})
+
+
+@pytest.fixture
+def ctx(config):
+    """The job context workers use, installed for in-process job runs."""
+    context = worker_context.JobContext.from_config(config)
+    worker_context.install(context)
+    yield context
+    worker_context.install(None)
+    _delete_prefixed_keys(context.redis, config.queue_prefix)
+    context.db.dispose()
+
+
+def _delete_prefixed_keys(client, prefix: str) -> None:
+    """Remove this test's own keys from a shared Redis (never FLUSHDB)."""
+    for pattern in (f"*{prefix}*",):
+        keys = list(client.scan_iter(match=pattern, count=500))
+        for i in range(0, len(keys), 500):
+            client.delete(*keys[i:i + 500])
+
+
+@pytest.fixture
+def app(config, ctx):
+    from web import create_app
+
+    application = create_app(config)
+    application.config["TESTING"] = True
+    return application
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def store_auth(config):
+    return {"Authorization": f"Bearer {config.store_api_token}"}
+
+
+@pytest.fixture
+def run_jobs(ctx):
+    """Run every queued job in-process (no fork) until the queues are empty."""
+    def run(with_scheduler: bool = False) -> None:
+        ctx.queues.work_burst(with_scheduler=with_scheduler)
+    return run
+
+
+@pytest.fixture
+def private_redis_server(tmp_path):
+    """A private redis-server on a free port, for tests that stop or restart Redis."""
+    binary = shutil.which("redis-server")
+    need_real("redis-server binary", binary is not None)
+    import subprocess
+    import time
+
+    import redis
+
+    port = free_port()
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield {"url": f"redis://127.0.0.1:{port}/0", "port": port, "process": proc}
+    proc.terminate()
+    proc.wait(5)
+
+
+ROOT = Path(__file__).resolve().parent.parent
