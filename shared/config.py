@@ -5,6 +5,7 @@ settings at import time, so tests build as many differently configured apps as t
 """
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from collections.abc import Mapping
@@ -34,6 +35,7 @@ class Config:
     public_base_url: str = "http://localhost:8000"
     sync_interval_hours: float = 24.0
     store_webhook_url: str | None = None
+    store_webhook_secret: str | None = None
     queue_prefix: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -56,6 +58,7 @@ _ENV_NAMES = {
     "public_base_url": "PUBLIC_BASE_URL",
     "sync_interval_hours": "SYNC_INTERVAL_HOURS",
     "store_webhook_url": "STORE_WEBHOOK_URL",
+    "store_webhook_secret": "STORE_WEBHOOK_SECRET",
     "queue_prefix": "PEOPLESYNC_QUEUE_PREFIX",
 }
 
@@ -103,6 +106,11 @@ def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str
             if not generated:
                 raise ConfigError(f"{_ENV_NAMES[attr]} is required when PEOPLESYNC_ENV=production")
             values[attr] = _local_secret(var_dir, name, make)
+    if values.get("store_webhook_url") and not values.get("store_webhook_secret"):
+        if not generated:
+            raise ConfigError("STORE_WEBHOOK_SECRET is required when STORE_WEBHOOK_URL is set")
+        values["store_webhook_secret"] = _local_secret(
+            var_dir, "store_webhook_secret", lambda: "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode())
     values["credentials_keys"] = _split(values["credentials_keys"])
     values["secret_keys"] = _split(values["secret_keys"])
     for key in values["credentials_keys"]:

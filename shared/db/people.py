@@ -85,3 +85,9 @@ def mark_all_removed(conn: Connection, integration_id: str, reason: str, now: An
 
 def purge(conn: Connection, integration_id: str) -> int:
     return conn.execute(people.delete().where(people.c.integration_id == integration_id)).rowcount
+
+
+def adopt(conn: Connection, store_id: str, integration_id: str) -> None:
+    """Hand a store's people (left by an earlier, disconnected integration) to a new integration."""
+    conn.execute(people.update().where(people.c.store_id == store_id, people.c.integration_id != integration_id)
+                 .values(integration_id=integration_id))
