@@ -28,6 +28,8 @@ def start_embedded_redis() -> str:
 
     port = int(os.environ.get("EMBEDDED_REDIS_PORT") or free_port())
     server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+    # Client connections outlive tests; their handler threads must not hold the process open.
+    server.daemon_threads, server.block_on_close = True, False
     threading.Thread(target=server.serve_forever, daemon=True, name="embedded-redis").start()
     return f"redis://127.0.0.1:{port}/0"
 

@@ -55,6 +55,8 @@ def redis_url():
 
     port = free_port()
     server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+    # Client connections outlive tests; their handler threads must not hold the process open.
+    server.daemon_threads, server.block_on_close = True, False
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"redis://127.0.0.1:{port}/0"

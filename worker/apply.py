@@ -60,8 +60,14 @@ def apply_run(ctx: JobContext, run_id: str, fetched: list[Any]) -> None:
             stored = people_db.for_sync(conn, integration["store_id"], ids)
             plan = SyncPlan()
             for employee_id, employee in fetched:
-                plan = reconcile.merge(plan, reconcile.plan_person(
-                    stored.get(employee_id), employee, today=today, settings=settings))
+                one = reconcile.plan_person(stored.get(employee_id), employee, today=today, settings=settings)
+                plan.adds += one.adds
+                plan.updates += one.updates
+                plan.removals += one.removals
+                plan.restores += one.restores
+                plan.clear_removal_rejected += one.clear_removal_rejected
+                plan.unchanged += one.unchanged
+                plan.ignored += one.ignored
         else:
             stored = people_db.for_sync(conn, integration["store_id"])
             plan = reconcile.plan_sync(stored, fetched, today=today, settings=settings,

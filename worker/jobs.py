@@ -36,7 +36,7 @@ def run_sync(run_id: str) -> str:
         return "skipped"
     try:
         with held(ctx.redis, lock_name(ctx, run["integration_id"]), LOCK_TTL):
-            return _run_locked(ctx, run_id)
+            return execute_run(ctx, run_id)
     except LockBusy:
         # Another run of this integration is under way: this one is the follow-up. Try again shortly
         # (without a fixed job id: this job's own id is still taken while it finishes).
@@ -44,7 +44,8 @@ def run_sync(run_id: str) -> str:
         return "waiting"
 
 
-def _run_locked(ctx: JobContext, run_id: str) -> str:
+def execute_run(ctx: JobContext, run_id: str) -> str:
+    """Carry out a queued run; the caller holds the integration's sync lock."""
     now = clock.now()
     with ctx.db.begin() as conn:
         run = runs_db.get(conn, run_id)
@@ -58,16 +59,16 @@ def _run_locked(ctx: JobContext, run_id: str) -> str:
         runs_db.update(conn, run_id, status="running", phase="fetching", started_at=now)
     log = job_log(__name__, integration["id"], run_id)
     creds = ctx.box.open(integration["credentials_enc"])
-    client = HiBobClient(ctx.config.hibob_api_url, creds["service_user_id"], creds["token"],
-                         pacer=RedisPacer(ctx.redis))
     try:
-        if run["scope"]:
-            fetched = apply.read_people(client, run["scope"])
-        else:
-            fetched = client.search_people().employees
-            if not fetched:
-                return _fail(ctx, run, integration, "no_people_visible", None, log)
-        resolve_departments(client, fetched)
+        with HiBobClient(ctx.config.hibob_api_url, creds["service_user_id"], creds["token"],
+                         pacer=RedisPacer(ctx.redis, prefix=ctx.config.queue_prefix)) as client:
+            if run["scope"]:
+                fetched = apply.read_people(client, run["scope"])
+            else:
+                fetched = client.search_people().employees
+                if not fetched:
+                    return _fail(ctx, run, integration, "no_people_visible", None, log)
+            resolve_departments(client, fetched)
     except HiBobError as exc:
         return _fail(ctx, run, integration, exc.code, exc.message, log, exc)
     log.info("fetched %d people", len(fetched))

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from shared import clock
 from shared.db import changes as changes_db
+from shared.db import inbox as inbox_db
 from shared.db import integrations as integrations_db
 from shared.db import runs as runs_db
 from shared.locks import is_held
@@ -14,12 +15,14 @@ from shared.queues import job_id
 from shared.service import _queue_full_run, enqueue_run
 from worker import apply
 from worker.context import get_context
+from worker.events import enqueue_events
 from worker.jobs import lock_name
 from worker.notify import enqueue_notify
 
 SYNCABLE = ["active", "held", "needs_attention"]
 STALE_QUEUED = timedelta(seconds=60)
 STALE_RUNNING = timedelta(minutes=2)
+STALE_EVENTS = timedelta(seconds=10)
 
 
 def spread_offset(integration_id: str, interval: timedelta) -> timedelta:
@@ -64,12 +67,13 @@ def sweep() -> dict[str, int]:
     """Re-enqueue work the database says is pending but Redis may have lost."""
     ctx = get_context()
     now = clock.now()
-    found = {"queued": 0, "running": 0, "connecting": 0, "notify": 0}
+    found = {"queued": 0, "running": 0, "connecting": 0, "notify": 0, "events": 0}
     with ctx.db.begin() as conn:
         stale_queued = runs_db.stale(conn, ["queued"], now - STALE_QUEUED)
         stale_running = runs_db.stale(conn, ["running"], now - STALE_RUNNING)
         connecting = integrations_db.ids_in_states(conn, ["connecting"])
         behind = changes_db.stores_behind(conn) if ctx.config.store_webhook_url else []
+        with_events = inbox_db.integrations_with_pending(conn, now - STALE_EVENTS)
     for run in stale_queued:
         if not ctx.queues.job_pending(job_id("run", run["id"])):
             enqueue_run(ctx, run["id"])
@@ -91,6 +95,9 @@ def sweep() -> dict[str, int]:
         if not pending:
             enqueue_run(ctx, run_id)
             found["connecting"] += 1
+    for integration_id in with_events:
+        enqueue_events(ctx, integration_id, delay=0)
+        found["events"] += 1
     for store_id in behind:
         enqueue_notify(store_id)
         found["notify"] += 1
