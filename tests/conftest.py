@@ -110,13 +110,36 @@ def database_url(_migrated_database, tmp_path):
 
 
 @pytest.fixture
-def config(database_url, redis_url, tmp_path):
+def hibob_api_url():
+    """Where HiBob is: nowhere by default; tests that sync override this with a sandbox's URL."""
+    return "http://127.0.0.1:9/v1"
+
+
+@pytest.fixture
+def config_overrides():
+    """Extra Config fields for one test module (override this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def config(database_url, redis_url, tmp_path, hibob_api_url, config_overrides):
     """A test configuration: fresh database, a private queue prefix, secrets under tmp_path."""
     return load_config({
         "env": "test", "database_url": database_url, "redis_url": redis_url,
         "queue_prefix": f"t{uuid.uuid4().hex[:10]}:", "var_dir": str(tmp_path / "var"),
-        "hibob_api_url": "http://127.0.0.1:9/v1", "public_base_url": "http://peoplesync.test",
+        "hibob_api_url": hibob_api_url, "public_base_url": "http://peoplesync.test",
+        **config_overrides,
     }, environ={})
+
+
+@pytest.fixture
+def hibob_sandbox():
+    """A HiBob sandbox company of 60 people (seed 7) on loopback, with a fast webhook backoff."""
+    from sandbox.server import start_sandbox
+
+    running = start_sandbox(people=60, seed=7, webhook_retry_delays=(0.05, 0.1, 0.2))
+    yield running
+    running.stop()
 
 
 @pytest.fixture
