@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -32,15 +33,23 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "removal_guard_min": 10,
     "timezone": "UTC",
 }
+# Settings whose change alters who is in the store or what is stored about them: changing one
+# queues a full run so the admin sees the effect now, not at the next scheduled sync.
+PEOPLE_SETTINGS = ("sync_birthdays", "include_future_joiners", "timezone")
 WEBHOOK_ROTATION_GRACE = timedelta(hours=24)
 SYNC_JOB = "worker.jobs.run_sync"
 
 
 class Context(Protocol):
-    config: Config
-    db: Database
-    queues: Queues
-    box: SecretBox
+    # Read-only members, so that JobContext's cached properties (queues, box) satisfy it.
+    @property
+    def config(self) -> Config: ...
+    @property
+    def db(self) -> Database: ...
+    @property
+    def queues(self) -> Queues: ...
+    @property
+    def box(self) -> SecretBox: ...
 
 
 class ServiceError(Exception):
@@ -62,6 +71,12 @@ class NotFound(ServiceError):
 class ConflictError(ServiceError):
     status = 409
     code = "conflict"
+
+
+class BatchChanged(ConflictError):
+    """The held removals changed since the caller read the batch it approves or rejects."""
+
+    code = "batch_changed"
 
 
 def new_id() -> str:
@@ -117,6 +132,54 @@ def append_state_change(conn, integration: dict[str, Any], before: str | None, a
         "run_id": run_id, "cause": "state", "changes": changes}])
 
 
+@dataclass(frozen=True)
+class IntegrationView:
+    """An integration row with what its representation needs from other tables."""
+
+    row: dict[str, Any]
+    current_run: dict[str, Any] | None
+    last_run: dict[str, Any] | None
+    people: dict[str, int]
+    held_removals: int = 0
+
+
+def view_of(conn, row: dict[str, Any]) -> IntegrationView:
+    """Gather, in the caller's transaction, what the Integration representation shows."""
+    pending = runs_db.find(conn, row["id"], ["running", "queued"])
+    # The running run is "current"; a follow-up queued behind it is not yet.
+    running = [r for r in pending if r["status"] == "running"]
+    current = (running or pending)[0] if pending else None
+    return IntegrationView(row=row, current_run=current,
+                           last_run=runs_db.latest(conn, row["id"], ["succeeded", "failed"]),
+                           people=people_db.counts_for_integration(conn, row["id"]))
+
+
+def describe(ctx: Context, integration_id: str) -> IntegrationView:
+    """One integration, ready to represent.
+
+    Raises:
+        NotFound.
+    """
+    with ctx.db.begin() as conn:
+        row = integrations_db.get(conn, integration_id)
+        if row is None:
+            raise NotFound("no such integration")
+        return view_of(conn, row)
+
+
+def describe_live_for_store(ctx: Context, store_id: str) -> IntegrationView:
+    """The store's live (not disconnected) integration.
+
+    Raises:
+        NotFound: the store has none.
+    """
+    with ctx.db.begin() as conn:
+        row = integrations_db.get_live_for_store(conn, store_id)
+        if row is None:
+            raise NotFound("the store has no live integration")
+        return view_of(conn, row)
+
+
 def load(ctx: Context, integration_id: str) -> dict[str, Any]:
     with ctx.db.begin() as conn:
         row = integrations_db.get(conn, integration_id)
@@ -126,8 +189,12 @@ def load(ctx: Context, integration_id: str) -> dict[str, Any]:
 
 
 def update_integration(ctx: Context, integration_id: str, credentials: dict[str, str] | None,
-                       settings: dict[str, Any] | None) -> None:
-    """Change settings and/or credentials; new credentials are re-validated by a connect run."""
+                       settings: dict[str, Any] | None, *, warnings: list[dict[str, Any]] | None = None) -> None:
+    """Change settings and/or credentials; new credentials are re-validated by a connect run.
+
+    ``warnings`` are the `field_ignored` warnings of the new credentials: they replace those of
+    the old ones. A change to a setting in PEOPLE_SETTINGS also queues a full run.
+    """
     now = clock.now()
     run_id = None
     with ctx.db.begin() as conn:
@@ -138,10 +205,18 @@ def update_integration(ctx: Context, integration_id: str, credentials: dict[str,
             raise ConflictError("the integration is disconnected")
         values: dict[str, Any] = {"updated_at": now}
         if settings:
-            values["settings"] = {**row["settings"], **settings}
+            merged = {**row["settings"], **settings}
+            values["settings"] = merged
+            before, after = {**DEFAULT_SETTINGS, **row["settings"]}, {**DEFAULT_SETTINGS, **merged}
+            if any(before[key] != after[key] for key in PEOPLE_SETTINGS):
+                run_id = _queue_full_run(conn, row, "manual", now, None)
         if credentials:
-            values.update(credentials_enc=ctx.box.seal(credentials), state="connecting", state_reason=None,
+            values.update(credentials_enc=ctx.box.seal({"service_user_id": credentials["service_user_id"],
+                                                        "token": credentials["token"]}),
+                          state="connecting", state_reason=None,
                           credentials_version=row["credentials_version"] + 1, failure_count=0)
+            kept = [w for w in row["warnings"] or [] if w.get("code") != "field_ignored"]
+            values["warnings"] = kept + list(warnings or [])
             append_state_change(conn, row, row["state"], "connecting", now)
             run_id = _queue_full_run(conn, row, "manual", now, None)
         integrations_db.update(conn, integration_id, **values)
@@ -149,7 +224,7 @@ def update_integration(ctx: Context, integration_id: str, credentials: dict[str,
         enqueue_run(ctx, run_id)
 
 
-def _queue_full_run(conn, row: dict[str, Any], trigger: str, now, actor: dict | None) -> str | None:
+def _queue_full_run(conn, row: dict[str, Any], trigger: str, now, actor: dict | None) -> str:
     """Queue a full run unless one is already queued (then that one is the answer)."""
     queued = runs_db.find(conn, row["id"], ["queued"], full_only=True)
     if queued:

@@ -51,6 +51,14 @@ def counts(conn: Connection, store_id: str) -> dict[str, int]:
     return {s: found.get(s, 0) for s in ("active", "upcoming", "removed")}
 
 
+def counts_for_integration(conn: Connection, integration_id: str) -> dict[str, int]:
+    """People per status fed by one integration (the Integration representation's `people`)."""
+    stmt = (sa.select(people.c.status, sa.func.count()).where(people.c.integration_id == integration_id)
+            .group_by(people.c.status))
+    found = {status: n for status, n in conn.execute(stmt)}
+    return {s: found.get(s, 0) for s in ("active", "upcoming", "removed")}
+
+
 def page(conn: Connection, store_id: str, statuses: list[str], q: str | None, limit: int,
          after: tuple[str, str] | None) -> list[dict[str, Any]]:
     """A page of the store's people in (sort_key, id) order, keyset-paginated."""
