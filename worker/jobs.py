@@ -64,11 +64,12 @@ def execute_run(ctx: JobContext, run_id: str) -> str:
                          pacer=RedisPacer(ctx.redis, prefix=ctx.config.queue_prefix)) as client:
             if run["scope"]:
                 fetched = apply.read_people(client, run["scope"])
+                resolve_departments(client, [e for _, e in fetched if e is not None])
             else:
                 fetched = client.search_people().employees
                 if not fetched:
                     return _fail(ctx, run, integration, "no_people_visible", None, log)
-            resolve_departments(client, fetched)
+                resolve_departments(client, fetched)
     except HiBobError as exc:
         return _fail(ctx, run, integration, exc.code, exc.message, log, exc)
     log.info("fetched %d people", len(fetched))
