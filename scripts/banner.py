@@ -38,6 +38,12 @@ def main() -> int:
     token = load_config().store_api_token
     body = json.dumps({"store_id": "demo-store", "provider": "hibob",
                        "credentials": {"service_user_id": default["id"], "token": default["token"]}})
+    link_call = f"{web}/api/v1/stores/demo-store/dashboard-link"
+    try:  # what a store backend does when its admin opens People & Budget
+        dashboard = requests.post(link_call, json={}, headers={"Authorization": f"Bearer {token}"},
+                                  timeout=5).json()["url"]
+    except (requests.RequestException, ValueError, KeyError):
+        dashboard = "(could not get one; see the web process's lines above)"
     print(f"""
 ================================================================================
  peoplesync is running (Ctrl-C stops everything)
@@ -55,6 +61,10 @@ def main() -> int:
    -d '{body}'
 
  Then: curl -s -H 'Authorization: Bearer {token}' {web}/api/v1/stores/demo-store/people
+
+ Or do it as a store admin would, in the dashboard (single use, valid 10 minutes):
+ {dashboard}
+ A new link: curl -s -X POST -H 'Authorization: Bearer {token}' {link_call}
 ================================================================================
 """, flush=True)
     return 0

@@ -111,3 +111,14 @@ def change(row: dict[str, Any]) -> dict[str, Any]:
         "run_id": row.get("run_id"),
         "changes": row.get("changes") or {},
     }
+
+
+def held_removals(batch: dict[str, Any]) -> dict[str, Any]:
+    """``service.held_removals(...)`` -> the API's answer. Each person's ``removal_reason`` is why
+    they would be removed (their status is still what it is in the store)."""
+    return {
+        "batch_id": batch["batch_id"],
+        "held_since": rfc3339(batch["held_since"]),
+        "threshold": int(batch["threshold"]),
+        "people": [person(p) for p in batch["people"]],
+    }

@@ -157,6 +157,11 @@ class RemovalDecisionInputSchema(Schema):
     actor = fields.Nested(ActorSchema)
 
 
+class DashboardLinkInputSchema(Schema):
+    actor = fields.Nested(ActorSchema, metadata={
+        "description": "The store admin the link is for; recorded with the removals they approve or reject."})
+
+
 # Query strings: unknown parameters are ignored (proxies and caches add their own).
 class PageQuerySchema(Schema):
     class Meta:
@@ -318,11 +323,21 @@ class RunRefSchema(Schema):
     run_id = fields.UUID(required=True)
 
 
+class DashboardLinkSchema(Schema):
+    url = fields.String(required=True, metadata={
+        "description": "Open in the admin's browser (top level or in an iframe allowed by DASHBOARD_FRAME_ANCESTORS)."})
+    expires_at = fields.DateTime(required=True)
+
+
 class HeldRemovalsSchema(Schema):
-    batch_id = fields.String(required=True)
+    batch_id = fields.String(required=True, metadata={
+        "description": "Name it to approve or reject; it changes whenever the held people change."})
     held_since = fields.DateTime(required=True)
-    threshold = fields.Integer(required=True)
-    people = fields.List(fields.Nested(PersonSchema), required=True)
+    threshold = fields.Integer(required=True, metadata={
+        "description": "The most removals the guard allowed in 24 hours when it tripped."})
+    people = fields.List(fields.Nested(PersonSchema), required=True, metadata={
+        "description": "The people whose removal is held, by last then first name; each one's "
+                       "`removal_reason` is why they would be removed."})
 
 
 class ErrorDetailSchema(Schema):

@@ -20,9 +20,10 @@ from shared.db import Database
 from shared.db import changes as changes_db
 from shared.db import integrations as integrations_db
 from shared.db import people as people_db
+from shared.db import removals as removals_db
 from shared.db import runs as runs_db
 from shared.db.errors import Conflict
-from shared.queues import Queues, job_id
+from shared.queues import Queues, job_id, retry_policy
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,8 @@ def view_of(conn, row: dict[str, Any]) -> IntegrationView:
     current = (running or pending)[0] if pending else None
     return IntegrationView(row=row, current_run=current,
                            last_run=runs_db.latest(conn, row["id"], ["succeeded", "failed"]),
-                           people=people_db.counts_for_integration(conn, row["id"]))
+                           people=people_db.counts_for_integration(conn, row["id"]),
+                           held_removals=0 if row["state"] == "disconnected" else removals_db.count(conn, row["id"]))
 
 
 def describe(ctx: Context, integration_id: str) -> IntegrationView:
@@ -271,6 +273,41 @@ def set_webhook_secret(ctx: Context, integration_id: str, secret: str) -> None:
                                updated_at=now)
 
 
+SEALED_COLUMNS = ("credentials_enc", "webhook_secret_enc", "webhook_prev_secret_enc")
+
+
+def reencrypt_credentials(ctx: Context) -> dict[str, int]:
+    """Re-encrypt every sealed value (tokens, webhook secrets) with the first CREDENTIALS_KEY.
+
+    Run after putting a new key first in CREDENTIALS_KEY; once it has run, the old keys can be
+    dropped. One short transaction per integration, so syncs are not held up. Returns
+    ``{"integrations": n, "values": m}``.
+
+    Raises:
+        ValueError: a value cannot be decrypted with any of the keys (named by integration id).
+    """
+    with ctx.db.begin() as conn:
+        ids = integrations_db.ids_in_states(conn, list(integrations_db.count_by_state(conn)))
+    values = 0
+    for integration_id in ids:
+        with ctx.db.begin() as conn:
+            row = integrations_db.get(conn, integration_id, for_update=True)
+            if row is None:
+                continue
+            changed = {}
+            for column in SEALED_COLUMNS:
+                if row.get(column):
+                    try:
+                        changed[column] = ctx.box.rotate(row[column])
+                    except Exception:
+                        raise ValueError(f"{column} of integration {integration_id} cannot be decrypted "
+                                         "with any CREDENTIALS_KEY") from None
+            if changed:
+                integrations_db.update(conn, integration_id, **changed)
+                values += len(changed)
+    return {"integrations": len(ids), "values": values}
+
+
 def disconnect(ctx: Context, integration_id: str, people_mode: str | None) -> None:
     """Stop syncing. People stay, unless `remove` (marked removed) or `purge` (erased)."""
     now = clock.now()
@@ -294,3 +331,68 @@ def disconnect(ctx: Context, integration_id: str, people_mode: str | None) -> No
                             "removal_reason": {"before": None, "after": "deleted"}}} for p in removed])
         elif people_mode == "purge":
             people_db.purge(conn, integration_id)
+
+
+# --- held removals (the removal guard; docs/removal-guard.md) --------------------------------
+
+def held_removals(ctx: Context, integration_id: str) -> dict[str, Any] | None:
+    """The removals the guard holds: ``{"batch_id", "held_since", "threshold", "people"}``, or None.
+
+    ``held_since`` is a datetime; ``people`` are people rows (``representations.person`` turns
+    each into the API's Person) whose ``removal_reason`` is the reason they would be removed for.
+
+    Raises:
+        NotFound: no such integration.
+    """
+    with ctx.db.begin() as conn:
+        row = integrations_db.get(conn, integration_id)
+        if row is None:
+            raise NotFound("no such integration")
+        batch = removals_db.batch(conn, integration_id) if row["state"] != "disconnected" else None
+        if batch is None:
+            return None
+        held = removals_db.held_people(conn, integration_id)
+    return {"batch_id": batch["batch_id"], "held_since": batch["held_since"], "threshold": batch["threshold"],
+            "people": [{**person, "removal_reason": person["held_reason"]} for person in held]}
+
+
+def decide_removals(ctx: Context, integration_id: str, batch_id: str, approve: bool,
+                    actor: dict | None) -> str:
+    """Approve (remove them) or reject (they stay) the held batch ``batch_id``; returns the run id.
+
+    Applied at once, in one transaction with the integration row held, as a run with trigger
+    `approval` whose change-log entries carry ``actor``.
+
+    Raises:
+        NotFound: no such integration.
+        BatchChanged: nothing is held, or the held list changed since ``batch_id`` was read.
+    """
+    # Imported here: the worker's apply path imports this module (append_state_change).
+    from worker import apply
+
+    now = clock.now()
+    with ctx.db.begin() as conn:
+        row = integrations_db.get(conn, integration_id, for_update=True)
+        if row is None:
+            raise NotFound("no such integration")
+        batch = removals_db.batch(conn, integration_id) if row["state"] != "disconnected" else None
+        if batch is None:
+            raise BatchChanged("nothing is held any more; read the removals again")
+        if batch["batch_id"] != batch_id:
+            raise BatchChanged("the held removals changed since that batch was read; read them again")
+        run_id = apply.decide_removals(conn, row, batch, approve=approve, actor=actor, now=now,
+                                       interval_hours=ctx.config.sync_interval_hours)
+    log.info("held removals of %s %s in run %s", integration_id, "approved" if approve else "rejected", run_id)
+    _notify_store(ctx, row["store_id"])
+    return run_id
+
+
+def _notify_store(ctx: Context, store_id: str) -> None:
+    """Push the new feed entries to STORE_WEBHOOK_URL soon; if Redis fails the sweeper does it."""
+    if not ctx.config.store_webhook_url:
+        return
+    try:
+        ctx.queues.enqueue("notify", "worker.notify.notify_store", store_id,
+                           retry=retry_policy([5, 30, 120, 600, 1800]))
+    except redis.RedisError:
+        pass

@@ -16,11 +16,18 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings as hypothesis_settings
 
 from shared.config import load_config
 from shared.db import Database
 from shared.db.tables import metadata
 from worker import context as worker_context
+
+# Hypothesis: CI (whose environment sets CI) runs the `ci` profile, a modest number of examples per
+# property and fuzz test, so each CI pass stays well under 30 minutes; HYPOTHESIS_PROFILE overrides.
+# Tests that set max_examples themselves keep their own number.
+hypothesis_settings.register_profile("ci", max_examples=50, deadline=None, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default"))
 
 REQUIRE_REAL = os.environ.get("PEOPLESYNC_REQUIRE_REAL") == "1"
 REAL_DATABASE_URL = os.environ.get("DATABASE_URL", "")

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, current_app
 from werkzeug.routing import BaseConverter
 
+from shared import logs
 from shared.config import Config, load_config
 from worker.context import JobContext
 
@@ -47,24 +48,30 @@ def create_app(test_config: Config | Mapping[str, Any] | None = None) -> Flask:
         SECRET_KEY_FALLBACKS=list(config.secret_keys[1:]),
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
     )
+    from web.dashboard.access import cookie_settings
+
+    # The dashboard's session cookie (the only cookie we set): see web/dashboard/access.py.
+    app.config.update(cookie_settings(config))
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep DESIGN's field order
     app.url_map.converters["store"] = StoreIdConverter
     app.extensions["peoplesync"] = JobContext.from_config(config)
 
-    from web import errors
+    from web import cli, errors
 
+    if config.env != "test":
+        logs.configure()  # JSON lines on stderr (shared/logs.py); tests read records through caplog
     errors.register(app)
     register_blueprints(app)
+    app.cli.add_command(cli.group)  # flask --app "web:create_app()" peoplesync ... (web/cli.py)
     return app
 
 
 def register_blueprints(app: Flask) -> None:
     """One line per blueprint; each blueprint module states its auth policy where it is created."""
-    from web import api, openapi, ops, webhooks
+    from web import api, dashboard, openapi, ops, webhooks
 
     app.register_blueprint(api.bp)  # store backend: Bearer STORE_API_TOKEN
     app.register_blueprint(ops.bp)  # /healthz, /readyz, /metrics: open
     app.register_blueprint(openapi.bp)  # /api/openapi.json: open
     app.register_blueprint(webhooks.bp)  # POST /webhooks/hibob/<integration_id>: HiBob signature
-    # Reserved, added by their own modules with one line each:
-    #   app.register_blueprint(dashboard.bp)  # /dashboard/...: signed-link session
+    app.register_blueprint(dashboard.bp)  # /dashboard/...: signed-link session for one store

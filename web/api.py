@@ -12,7 +12,7 @@ from flask import Blueprint, Response, g, jsonify, request, url_for
 from marshmallow import Schema
 from werkzeug.exceptions import UnsupportedMediaType
 
-from shared import representations, service
+from shared import clock, representations, service
 from shared import schemas as s
 from shared.db import changes as changes_db
 from shared.db import integrations as integrations_db
@@ -174,38 +174,44 @@ def disconnect(integration_id: Any) -> Response:
 
 
 # --- held removals -------------------------------------------------------------------------
-# The removal guard (issue 5) fills these in. Until it lands nothing is ever held, so the list
-# is always 404 and a decision always refers to a batch that no longer exists (409 batch_changed).
+# The removal guard (docs/removal-guard.md): past the limit, removals wait here for a decision.
 
 @bp.get(_INTEGRATION + "/removals")
 @operation("Removals held by the removal guard", responses={200: s.HeldRemovalsSchema},
-           description="404 when nothing is held.")
+           description="404 when nothing is held. `batch_id` changes whenever the held people change; "
+                       "each person's `removal_reason` is why they would be removed.")
 def held_removals(integration_id: Any) -> Response:
-    with current_context().db.begin() as conn:
-        _require_integration(conn, str(integration_id))
-    raise service.NotFound("nothing is held for this integration")
+    batch = service.held_removals(current_context(), str(integration_id))
+    if batch is None:
+        raise service.NotFound("nothing is held for this integration")
+    return jsonify(representations.held_removals(batch))
 
 
-def _decide(integration_id: str) -> Response:
-    _body(s.RemovalDecisionInputSchema)
-    with current_context().db.begin() as conn:
-        _require_integration(conn, integration_id)
-    raise service.BatchChanged("nothing is held any more; read the removals again")
+def _decide(integration_id: str, approve: bool) -> Response:
+    data = _body(s.RemovalDecisionInputSchema)
+    run_id = service.decide_removals(current_context(), integration_id, data["batch_id"], approve,
+                                     data.get("actor"))
+    return jsonify({"run_id": run_id})
 
 
 @bp.post(_INTEGRATION + "/removals/approve")
 @operation("Approve the held removals", body=s.RemovalDecisionInputSchema, responses={200: s.RunRefSchema},
-           errors={409: "batch_changed: the held list changed since that batch was read"})
+           errors={409: "batch_changed: the held list changed since that batch was read"},
+           description="Removes the people of that batch at once, in a run with trigger `approval`; "
+                       "the actor is recorded with each change.")
 def approve_removals(integration_id: Any) -> Response:
-    return _decide(str(integration_id))
+    return _decide(str(integration_id), True)
 
 
 @bp.post(_INTEGRATION + "/removals/reject")
 @operation("Reject the held removals (the people stay)", body=s.RemovalDecisionInputSchema,
            responses={200: s.RunRefSchema},
-           errors={409: "batch_changed: the held list changed since that batch was read"})
+           errors={409: "batch_changed: the held list changed since that batch was read"},
+           description="The people stay active and are not proposed for removal again until HiBob shows "
+                       "them again and then drops them anew. Recorded, with the actor, in a run with "
+                       "trigger `approval`.")
 def reject_removals(integration_id: Any) -> Response:
-    return _decide(str(integration_id))
+    return _decide(str(integration_id), False)
 
 
 # --- runs ----------------------------------------------------------------------------------
@@ -280,3 +286,21 @@ def store_feed(store_id: str) -> Response:
     last = rows[-1]["seq"] if rows else after
     return jsonify({"items": [representations.change(r) for r in rows],
                     "next_cursor": cursors.seq_cursor("feed", last)})
+
+
+# --- the dashboard -------------------------------------------------------------------------
+
+@bp.post("/stores/<store:store_id>/dashboard-link")
+@operation("A link that opens the dashboard for one store", body=s.DashboardLinkInputSchema,
+           responses={201: s.DashboardLinkSchema}, tag="store",
+           description="Single use and valid 10 minutes; opening it starts an 8-hour dashboard session for this "
+                       "store only. The body may be empty. The store need not be connected yet: the dashboard is "
+                       "where its admin connects HiBob.")
+def create_dashboard_link(store_id: str) -> Response:
+    from web.dashboard import links  # the dashboard owns its link format
+
+    data = {} if g.json_body is _NO_BODY else _body(s.DashboardLinkInputSchema)
+    link = links.mint(current_context(), store_id, data.get("actor"))
+    response = jsonify({"url": link.url, "expires_at": clock.rfc3339(link.expires_at)})
+    response.status_code = 201
+    return response

@@ -2,23 +2,26 @@
 
 /healthz answers while the process serves; /readyz says whether it can do useful work (database
 and Redis reachable, each within a short timeout so a hung dependency cannot hang the probe).
+/metrics is Prometheus text: shared/metrics.py says what is counted where and why.
 """
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable
 
 import redis
-from flask import Blueprint, Flask, Response, current_app, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest, multiprocess
+from sqlalchemy import exc as sa_exc
 
-from shared.db import integrations as integrations_db
+from shared import metrics as peoplesync_metrics
 from shared.schemas import HealthSchema, ReadinessSchema
 from web import current_context
 from web.auth import open_access
+from web.errors import error_response
 from web.openapi import operation
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,17 @@ def _probe_redis(app: Flask) -> redis.Redis:
     return client
 
 
+@bp.app_errorhandler(sa_exc.OperationalError)
+@bp.app_errorhandler(sa_exc.InterfaceError)
+@bp.app_errorhandler(sa_exc.TimeoutError)
+def database_unavailable(exc: Exception) -> Response:
+    """The database is unreachable (or busy): 503 with Retry-After on every route, not a 500,
+    which DESIGN keeps for bugs. The detail (host, port, driver text) stays in the log."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
+    return error_response(503, "unavailable", "the database is unreachable; retry shortly",
+                          headers={"Retry-After": "30"})
+
+
 @bp.get("/healthz")
 @operation("The process serves", responses={200: HealthSchema}, tag="ops")
 def healthz() -> Response:
@@ -78,29 +92,33 @@ def readyz() -> Response:
     return response
 
 
-class _StateCollector(Collector):
-    """Scrape-time figures read from the shared stores, so every web process reports the same."""
+# Per-process request latencies (the only metric kept in process memory: see shared/metrics.py).
+# With PROMETHEUS_MULTIPROC_DIR set before the process starts, prometheus_client keeps the values
+# in files there and /metrics merges the files of every gunicorn worker (docs/operations.md).
+HTTP_REQUEST_DURATION = Histogram(
+    "peoplesync_http_request_duration_seconds", "Web requests by route, method and status",
+    ["endpoint", "method", "status"], registry=None,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 
-    def __init__(self, app: Flask):
-        self._app = app
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        ctx = self._app.extensions["peoplesync"]
-        integrations = GaugeMetricFamily("peoplesync_integrations", "Integrations by state", labels=["state"])
-        try:
-            with ctx.db.begin() as conn:
-                for state, count in sorted(integrations_db.count_by_state(conn).items()):
-                    integrations.add_metric([state], count)
-            yield integrations
-        except Exception as exc:  # a scrape must not fail because one source is down
-            log.warning("metrics: database unavailable: %s", type(exc).__name__)
-        depth = GaugeMetricFamily("peoplesync_queue_depth", "Jobs waiting per queue", labels=["queue"])
-        try:
-            for queue, count in sorted(ctx.queues.depth().items()):
-                depth.add_metric([queue], count)
-            yield depth
-        except Exception as exc:
-            log.warning("metrics: redis unavailable: %s", type(exc).__name__)
+@bp.before_app_request
+def _start_timer() -> None:
+    g.ops_started = time.perf_counter()
+
+
+@bp.after_app_request
+def _time_request(response: Response) -> Response:
+    started = g.pop("ops_started", None)
+    if started is not None:
+        # The route's endpoint name, never the raw path: ids in paths would explode the series.
+        endpoint = request.url_rule.endpoint if request.url_rule is not None else "unrouted"
+        HTTP_REQUEST_DURATION.labels(endpoint, request.method, str(response.status_code)).observe(
+            time.perf_counter() - started)
+    return response
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
 
 
 def _registry(app: Flask) -> CollectorRegistry:
@@ -108,7 +126,11 @@ def _registry(app: Flask) -> CollectorRegistry:
     registry = app.extensions.get("peoplesync.metrics")
     if registry is None:
         registry = CollectorRegistry()
-        registry.register(_StateCollector(app))
+        registry.register(peoplesync_metrics.StateCollector(lambda: app.extensions["peoplesync"]))
+        if multiprocess_dir():
+            multiprocess.MultiProcessCollector(registry)  # every worker's files, merged at scrape
+        else:
+            registry.register(HTTP_REQUEST_DURATION)  # one process: its own values are the truth
         app.extensions["peoplesync.metrics"] = registry
     return registry
 

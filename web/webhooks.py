@@ -18,7 +18,7 @@ import uuid
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import OperationalError
 
-from shared import clock
+from shared import clock, metrics
 from shared.db import inbox as inbox_db
 from shared.db import integrations as integrations_db
 from worker.events import enqueue_events
@@ -31,6 +31,8 @@ ACTED_ON = frozenset({
     "employee.access.revoked.immediately", "table.entry.created", "table.entry.updated",
 })
 PING_BODIES = (b"Ping test", b'{"text":"Ping test"}')
+_RESULTS = {400: "invalid", 401: "unauthorized", 404: "not_found", 409: "no_secret", 413: "too_large",
+            503: "unavailable"}
 
 
 def _answer(status: int, body: dict, **headers: str):
@@ -78,6 +80,17 @@ def _event_fields(raw: bytes) -> tuple[str, str, str] | None:
     if not isinstance(triggered_at, str) or len(triggered_at) > 40:
         triggered_at = ""
     return event["type"][:64], employee_id, triggered_at
+
+
+@bp.after_request
+def _count_result(response):
+    """peoplesync_webhook_events_total{result}: 200s by their status, the rest by their code."""
+    if response.status_code == 200:
+        result = str((response.get_json(silent=True) or {}).get("status", "accepted"))
+    else:
+        result = _RESULTS.get(response.status_code, str(response.status_code))
+    metrics.tally_for(current_app.extensions["peoplesync"]).count(metrics.WEBHOOK_EVENTS, result=result)
+    return response
 
 
 @bp.post("/webhooks/hibob/<integration_id>")

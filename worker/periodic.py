@@ -63,6 +63,23 @@ def effective_dates() -> int:
     return applied
 
 
+def _release_job_id(ctx, run_id: str, *, started_too: bool = False) -> None:
+    """Forget the finished or failed rq job of a run so the run can be enqueued again.
+
+    A run's job id is unique (``enqueue_run``), and rq keeps that id taken as long as it keeps the
+    job: a failed one for FAILURE_TTL (7 days). A horse killed mid-run (SIGKILL, OOM) leaves
+    exactly that failed job behind, and re-enqueueing would be silently refused for a week.
+    ``started_too``: the run's lock is gone, so whatever rq still calls "started" belongs to a
+    worker that died whole (rq itself would notice only after the job timeout, 30 minutes).
+    """
+    job = ctx.queues.queue("sync").fetch_job(job_id("run", run_id))
+    if job is None:
+        return
+    status = getattr(job.get_status(), "value", None)
+    if status in ("finished", "failed", "stopped", "canceled") or (started_too and status == "started"):
+        job.delete()
+
+
 def sweep() -> dict[str, int]:
     """Re-enqueue work the database says is pending but Redis may have lost."""
     ctx = get_context()
@@ -76,6 +93,7 @@ def sweep() -> dict[str, int]:
         with_events = inbox_db.integrations_with_pending(conn, now - STALE_EVENTS)
     for run in stale_queued:
         if not ctx.queues.job_pending(job_id("run", run["id"])):
+            _release_job_id(ctx, run["id"])
             enqueue_run(ctx, run["id"])
             found["queued"] += 1
     for run in stale_running:
@@ -84,6 +102,7 @@ def sweep() -> dict[str, int]:
         if not is_held(ctx.redis, lock_name(ctx, run["integration_id"])):
             with ctx.db.begin() as conn:
                 runs_db.update(conn, run["id"], status="queued", phase=None)
+            _release_job_id(ctx, run["id"], started_too=True)
             enqueue_run(ctx, run["id"])
             found["running"] += 1
     for integration_id in connecting:

@@ -140,3 +140,29 @@ webhook_inbox = sa.Table(
                         name="uq_webhook_inbox_event"),
 )
 sa.Index("ix_webhook_inbox_pending", webhook_inbox.c.status, webhook_inbox.c.integration_id)
+
+# The removal guard's held removals (docs/removal-guard.md): at most one open batch per
+# integration, and the people in it. A batch's id changes whenever its people change, so an
+# approval or rejection names exactly the list the admin saw.
+removal_batches = sa.Table(
+    "removal_batches", metadata,
+    sa.Column("integration_id", sa.String(36), sa.ForeignKey("integrations.id"), primary_key=True),
+    sa.Column("store_id", sa.String(64), nullable=False),
+    sa.Column("batch_id", sa.String(36), nullable=False),
+    sa.Column("held_since", Instant, nullable=False),
+    # The guard's limit when it tripped: what the admin is told was exceeded.
+    sa.Column("threshold", sa.Integer, nullable=False),
+    sa.Column("updated_at", Instant, nullable=False),
+)
+
+removal_batch_people = sa.Table(
+    "removal_batch_people", metadata,
+    sa.Column("integration_id", sa.String(36), sa.ForeignKey("removal_batches.integration_id",
+                                                             ondelete="CASCADE"), primary_key=True),
+    # A purge (disconnect ?people=purge) erases people; their held entries go with them.
+    sa.Column("person_id", sa.String(36), sa.ForeignKey("people.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("external_id", sa.String(64), nullable=False),
+    sa.Column("reason", sa.String(16), nullable=False),
+    sa.Column("held_at", Instant, nullable=False),
+    sa.Column("run_id", sa.String(36), nullable=False),
+)

@@ -300,7 +300,11 @@ class HiBobClient:
         return body
 
     def _reset_at(self, headers: Any, attempt: int) -> float:
-        """When a 429 ends: ``X-RateLimit-Reset`` (epoch s), else ``Retry-After``, else backoff."""
+        """When a 429 ends: ``X-RateLimit-Reset`` (epoch s), else ``Retry-After``, else backoff.
+
+        Always within the next hour: HiBob's windows last a minute, and an absurd value (``inf``,
+        a year 5000 instant) must neither crash the pacer and the job nor park an integration.
+        """
         now = self.clock()
         reset = headers.get("X-RateLimit-Reset")
         try:
@@ -309,16 +313,16 @@ class HiBobClient:
             value = math.nan
         if math.isfinite(value):
             # Documented (by third parties) as epoch seconds; a small number can only be a delay.
-            return value if value > 1e9 else now + value
+            return _within_the_hour(value if value > 1e9 else now + value, now)
         retry_after = headers.get("Retry-After")
         if retry_after:
             try:
-                return now + float(retry_after)
+                return _within_the_hour(now + float(retry_after), now)
             except ValueError:
                 pass
             try:
-                return email.utils.parsedate_to_datetime(retry_after).timestamp()
-            except (TypeError, ValueError):
+                return _within_the_hour(email.utils.parsedate_to_datetime(retry_after).timestamp(), now)
+            except (TypeError, ValueError, OverflowError):
                 pass
         return now + _backoff(attempt)
 
@@ -353,6 +357,12 @@ def _require_json(answer: _Answer, what: str) -> None:
     if content_type and content_type != "application/json" and not content_type.endswith("+json"):
         raise InvalidData(f"HiBob answered {what} with {content_type}, not JSON (status "
                           f"{answer.status}): the API URL or path is probably wrong")
+
+
+def _within_the_hour(reset: float, now: float) -> float:
+    if not math.isfinite(reset):
+        raise ValueError("not an instant")
+    return min(max(reset, now), now + 3600.0)
 
 
 def _backoff(attempt: int) -> float:

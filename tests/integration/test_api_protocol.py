@@ -30,7 +30,7 @@ def api_routes(app) -> list[tuple[str, str]]:
 
 def test_every_api_route_needs_the_store_token(app, client, config):
     routes = api_routes(app)
-    assert len(routes) == 15
+    assert len(routes) == 16
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {config.store_api_token}"},
                     {"Authorization": config.store_api_token}, {"Authorization": "Bearer "},
                     {"Authorization": "Bearer caf\u00e9"}):
@@ -224,7 +224,7 @@ def test_openapi_documents_every_route_with_its_errors(app, spec):
             if method in ("POST", "PUT", "PATCH"):
                 assert {"400", "413", "415"} <= codes
     assert ("GET", "/api/v1/stores/{store_id}/changes") in documented
-    assert len([d for d in documented if d[1].startswith("/api/v1/")]) == 15
+    assert len([d for d in documented if d[1].startswith("/api/v1/")]) == 16
 
 
 def test_openapi_declares_bodies_parameters_and_schemas(spec):
