@@ -216,35 +216,6 @@ def test_after_a_401_nothing_calls_hibob_until_an_admin_asks(ctx, client, hibob_
     assert hibob_calls(hibob_sandbox) > calls
 
 
-def test_rate_limited_waits_for_the_reset_then_recovers(ctx, client, store_auth, hibob_sandbox, run_jobs,
-                                                       monkeypatch):
-    import time
-
-    # A reset further away than the client will wait in-line (1 s here, 65 s in production).
-    monkeypatch.setattr(jobs, "HiBobClient", functools.partial(HiBobClient, max_rate_limit_wait=1.0))
-    integration_id = healthy(ctx, hibob_sandbox, run_jobs)
-    hibob_sandbox.state.search_limit, hibob_sandbox.state.rate_window = 1, 4.0
-    hibob_sandbox.state.limiter.clear()
-    service.request_sync(ctx, integration_id)
-    run_jobs()  # this search opens a 4-second window of one call
-    before = store_people(ctx)
-    calls = hibob_calls(hibob_sandbox)
-    service.request_sync(ctx, integration_id)
-    run_jobs()
-    shown = api_view(client, store_auth, integration_id)
-    assert shown["state"] == "needs_attention" and shown["state_reason"]["code"] == "rate_limited"
-    assert "until 20" in shown["state_reason"]["message"]  # when HiBob's limit resets, RFC 3339
-    assert_plain(shown["state_reason"]["message"])
-    assert hibob_calls(hibob_sandbox) == calls + 1 and store_people(ctx) == before
-    # a retry is queued for the reset; nothing calls HiBob before it
-    assert [r["status"] for r in runs(ctx, integration_id)][:2] == ["queued", "failed"]
-    assert periodic.fan_out() == 0
-    deadline = time.time() + 15
-    while integration(ctx, integration_id)["state"] != "active" and time.time() < deadline:
-        time.sleep(0.5)
-        run_jobs(with_scheduler=True)
-    assert integration(ctx, integration_id)["state"] == "active"
-    assert runs(ctx, integration_id)[0]["status"] == "succeeded"
 
 
 def test_a_removal_guard_trip_is_the_held_state(ctx, hibob_sandbox, run_jobs):

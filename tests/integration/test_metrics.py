@@ -44,50 +44,6 @@ def value(samples, name: str, **labels) -> float:
     return samples.get(name, {}).get(tuple(sorted(labels.items())), 0.0)
 
 
-def test_metrics_cover_runs_webhooks_states_queues_hibob_and_lag(ctx, client, hibob_sandbox, run_jobs,
-                                                               monkeypatch):
-    monkeypatch.setattr("shared.hibob.client._backoff", lambda attempt: 0.0)
-    integration_id = connect(ctx, hibob_sandbox)
-    samples = scrape(client)
-    assert value(samples, "peoplesync_integrations", state="connecting") == 1
-    assert value(samples, "peoplesync_integrations", state="active") == 0  # every state, zeros too
-    assert value(samples, "peoplesync_queue_depth", queue="sync") == 1
-    run_jobs()
-    service.set_webhook_secret(ctx, integration_id, SECRET)
-    person = next(p for p in hibob_sandbox.state.directory.snapshot() if p.lifecycle == "employed")
-    body = event("employee.updated", person.id)
-    assert post(client, integration_id, body).get_json() == {"status": "accepted"}
-    assert post(client, integration_id, body).get_json() == {"status": "duplicate"}
-    assert post(client, integration_id, body, signature=sign(body, "wrong")).status_code == 401
-    assert post(client, integration_id, b"Ping test", signature=None).status_code == 200
-    assert scrape(client)["peoplesync_oldest_pending_event_age_seconds"][()] >= 0
-    drain(ctx, run_jobs)
-    hibob_sandbox.state.add_fault("status", status=503, endpoint="search", count=100)
-    service.request_sync(ctx, integration_id)
-    run_jobs()
-
-    samples = scrape(client)
-    assert value(samples, "peoplesync_integrations", state="needs_attention") == 1
-    assert value(samples, "peoplesync_integrations_needing_attention", reason="hibob_unavailable") == 1
-    assert value(samples, "peoplesync_queue_depth", queue="sync") == 0
-    assert value(samples, "peoplesync_sync_runs_total", trigger="initial", status="succeeded", reason="") == 1
-    assert value(samples, "peoplesync_sync_runs_total", trigger="webhook", status="succeeded", reason="") == 1
-    assert value(samples, "peoplesync_sync_runs_total", trigger="manual", status="failed",
-                 reason="hibob_unavailable") == 1
-    assert value(samples, "peoplesync_sync_run_duration_seconds_count", trigger="initial", status="succeeded") == 1
-    assert value(samples, "peoplesync_sync_run_duration_seconds_bucket", trigger="initial", status="succeeded",
-                 le="+Inf") == 1
-    for result, count in (("accepted", 1), ("duplicate", 1), ("unauthorized", 1), ("ping", 1)):
-        assert value(samples, "peoplesync_webhook_events_total", result=result) == count, result
-    assert value(samples, "peoplesync_hibob_responses_total", endpoint="people.search", status="200") == 1
-    assert value(samples, "peoplesync_hibob_responses_total", endpoint="people.read", status="200") == 1
-    assert value(samples, "peoplesync_hibob_responses_total", endpoint="people.search", status="503") == 4
-    assert value(samples, "peoplesync_event_to_store_lag_seconds_count") == 1
-    assert value(samples, "peoplesync_oldest_pending_event_age_seconds") == 0
-    assert value(samples, "peoplesync_metrics_source_up", source="database") == 1
-    assert value(samples, "peoplesync_metrics_source_up", source="redis") == 1
-    assert value(samples, "peoplesync_http_request_duration_seconds_count", endpoint="webhooks.hibob_event",
-                 method="POST", status="200") == 3
 
 
 def test_a_scrape_survives_redis_and_the_database_being_down(config):
