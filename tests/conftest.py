@@ -64,11 +64,37 @@ def redis_url():
     server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
     # Client connections outlive tests; their handler threads must not hold the process open.
     server.daemon_threads, server.block_on_close = True, False
+    server.RequestHandlerClass = _handler_per_connection()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"redis://127.0.0.1:{port}/0"
     server.shutdown()
     server.server_close()
+
+
+def _handler_per_connection():
+    """fakeredis 2.41's TCP server keys its client state by (host, port). Loopback ports are reused at
+    once (tcp_tw_reuse), so a new connection could inherit the state of an old one whose handler has
+    not finished yet (a blocked BLPOP, say): both threads then drive one parser ("generator already
+    executing") and a command of the new connection is answered with an error. Give every
+    connection its own state."""
+    from fakeredis._clients._tcp_server import TCPFakeRequestHandler
+
+    class Handler(TCPFakeRequestHandler):
+        def setup(self):
+            self.server.clients.pop(self.client_address, None)
+            super().setup()
+
+        def finish(self):
+            other = self.server.clients.get(self.client_address)
+            self.server.clients[self.client_address] = self.current_client
+            try:
+                super().finish()
+            finally:
+                if other is not None and other is not self.current_client:
+                    self.server.clients[self.client_address] = other
+
+    return Handler
 
 
 @pytest.fixture(scope="session")
