@@ -5,6 +5,7 @@ approvals), so the removal guard, the change log and the feed behave the same wh
 """
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -25,6 +26,15 @@ from worker.joblog import job_log
 from worker.notify import enqueue_notify
 
 GUARD_WINDOW = timedelta(hours=24)
+
+
+def spread_offset(integration_id: str, interval: timedelta) -> timedelta:
+    """A stable per-integration offset within the last tenth of the interval: the next full sync
+    comes that much early, so integrations created together (or restored from a backup together)
+    drift apart instead of syncing in the same minute, and each still syncs at least once per
+    interval."""
+    fraction = int(hashlib.sha1(integration_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return interval * 0.1 * fraction
 
 
 def sort_key(first: str | None, last: str | None, display: str | None) -> str:
@@ -169,7 +179,7 @@ def write_plan(conn, integration: dict[str, Any], run: dict[str, Any], plan: Syn
     if plan.field_presence_after is not None:  # a full sync: it is the one that knows the warnings
         interval = timedelta(hours=interval_hours)
         values.update(field_presence=plan.field_presence_after, warnings=_warnings(integration, plan),
-                      failure_count=0, next_run_at=now + interval)
+                      failure_count=0, next_run_at=now + interval - spread_offset(integration_id, interval))
     elif state in ("connecting", "needs_attention") and not approval:
         values["failure_count"] = 0
     integrations_db.update(conn, integration_id, **values)

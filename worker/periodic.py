@@ -2,7 +2,6 @@
 effective-date pass, and the sweeper that re-enqueues whatever the database says is pending."""
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 
 from shared import clock
@@ -14,6 +13,7 @@ from shared.locks import is_held
 from shared.queues import job_id
 from shared.service import _queue_full_run, enqueue_run
 from worker import apply
+from worker.apply import spread_offset  # noqa: F401  (part of the schedule's story here)
 from worker.context import get_context
 from worker.events import enqueue_events
 from worker.jobs import lock_name
@@ -25,11 +25,6 @@ STALE_RUNNING = timedelta(minutes=2)
 STALE_EVENTS = timedelta(seconds=10)
 
 
-def spread_offset(integration_id: str, interval: timedelta) -> timedelta:
-    """A stable per-integration offset within the first tenth of the interval, so that integrations
-    created together (or after a restore) do not all sync at the same minute."""
-    fraction = int(hashlib.sha1(integration_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-    return interval * 0.1 * fraction
 
 
 def fan_out() -> int:
