@@ -1,30 +1,34 @@
 """Benchmark: what a full sync costs, end to end, next to the bare cost of reading HiBob.
 
     .venv/bin/python bench/sync.py [--sizes 1000,10000,100000] [--db sqlite,postgresql]
-                                   [--repeat 3] [--postgres-url URL] [--profile DIR]
+                                   [--repeat 3] [--postgres-url URL] [--profile DIR] [--verbose]
 
 For each company size the sandbox (in this process) generates the company and serves its
 pre-rendered search answer over loopback; one search warms its cache before anything is measured,
 and again after every change made to the company, so no measurement pays for the emulator's
-rendering. Redis is a fakeredis ``TcpFakeServer`` in this process (nothing touches a shared
-Redis); PostgreSQL runs in a private schema dropped at the end, SQLite in a temporary file.
+rendering (nor for its rate limit, which is lifted). Redis is a fakeredis ``TcpFakeServer`` in
+this process (nothing touches a shared Redis); PostgreSQL runs in a private schema dropped at the
+end (``--postgres-url``, default the local ``test`` database), SQLite in a temporary file.
 
 Every measurement runs in a fresh Python process that imports everything, connects to the
-database and Redis, then starts the clock:
+database and Redis, builds the decoder, then starts the clock:
 
-* bare:       ``requests.post`` the search, ``json.loads(response.content)``.
-* initial:    ``service.create_integration`` (the real enqueue) -> rq ``SimpleWorker`` burst
-              (the real job code) -> the run is ``succeeded``; the database starts empty.
-* no change:  ``service.request_sync`` -> burst -> ``succeeded``; nothing changed in HiBob.
+* bare:        ``requests.post`` the search, ``json.loads(response.content)``.
+* initial:     ``service.create_integration`` (the real enqueue) -> an rq ``SimpleWorker`` burst
+               runs the real job (``worker.jobs.run_sync``) -> the job returns with its run
+               ``succeeded`` (committed); the database starts empty.
+* no change:   ``service.request_sync`` -> burst -> ``succeeded``; nothing changed in HiBob.
 * 1 % changed: the same, after 1 % of the company changed through the sandbox's own directory
-              API: 80 % of those e-mail or department updates, 10 % terminations, 10 % hires.
+               API: 80 % of those e-mail or department updates, 10 % terminations, 10 % hires.
 
-Peak memory is the process's peak RSS (``VmHWM``, i.e. ``ru_maxrss``), reset through
-``/proc/self/clear_refs`` just before the work, minus the RSS at that moment: what the work
-itself added to a warm worker. Figures are medians of ``--repeat`` runs. ``--profile DIR`` wraps
-each sync in cProfile and writes ``DIR/<size>-<db>-<step>.prof`` (times are then inflated).
-Prints one Markdown table and the targets of the benchmark issue, met or missed; the figures in
-docs/benchmarks.md come from this script.
+What rq does after the job (the store-notification job, the burst worker's teardown) is not
+timed. Peak memory is the process's peak RSS (``VmHWM``, i.e. ``ru_maxrss``), reset through
+``/proc/self/clear_refs`` just before the work, minus the RSS at that moment: what the work added
+to a warm worker (not tracemalloc, which misses C allocations: msgspec, psycopg, sqlite3).
+Figures are medians of ``--repeat`` runs. ``--profile DIR`` wraps each sync in cProfile and writes
+``DIR/<size>-<db>-<step>.prof`` (times are then inflated); ``--verbose`` prints every run.
+Prints Markdown: the table, each step in detail, and the targets of the benchmark issue, met or
+missed. The figures in docs/benchmarks.md come from this script.
 """
 from __future__ import annotations
 
@@ -58,6 +62,8 @@ NO_CHANGE_MAX = 1.3       # x bare time
 INITIAL_PG_MAX = 3.0      # x bare time, at the largest size, on PostgreSQL
 PEAK_HEADROOM_MB = 100.0  # over the bare cost's own peak
 LINEAR_EXPONENT_MAX = 1.1  # time ~ size^k between consecutive sizes; 1 is linear
+
+VERBOSE = False
 
 
 # --- child side: one measurement in a fresh process ------------------------------------------
@@ -202,7 +208,7 @@ def _run_child(step: str, env: dict[str, Any]) -> dict[str, Any]:
     if done.returncode != 0:
         raise SystemExit(f"{step} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    if os.environ.get("BENCH_VERBOSE"):
+    if VERBOSE:
         cpu = f" (worker CPU {result['cpu']:.3f} s)" if "cpu" in result else ""
         print(f"  {step}: {result['seconds']:.3f} s measured{cpu}, {result['peak_mb']:.0f} MB, "
               f"{time.perf_counter() - started:.1f} s with start-up", file=sys.stderr)
@@ -468,11 +474,14 @@ def main() -> None:
                                                                   DEFAULT_POSTGRES_URL))
     parser.add_argument("--profile", help="directory for cProfile output of every sync")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--verbose", action="store_true", help="print every run to stderr")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_child(args.child)))
         return
+    global VERBOSE
+    VERBOSE = args.verbose
     if args.postgres_url.startswith("postgresql://"):
         args.postgres_url = "postgresql+psycopg://" + args.postgres_url[len("postgresql://"):]
     if args.profile:
@@ -488,6 +497,7 @@ def main() -> None:
     redis_server, redis_url = _start_redis()
     rows = []
     begun = time.perf_counter()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
         for size in sizes:
             generated = time.perf_counter()
@@ -513,7 +523,10 @@ def main() -> None:
             print(f"{size:,} people: {time.perf_counter() - generated:.0f} s", file=sys.stderr)
     redis_server.shutdown()
     redis_server.server_close()
-    print(f"total {time.perf_counter() - begun:.0f} s", file=sys.stderr)
+    took, load_after = time.perf_counter() - begun, os.getloadavg()[0]
+    print(f"total {took:.0f} s", file=sys.stderr)
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average (1 min) "
+          f"{load_before:.2f} → {load_after:.2f}, {took:.0f} s in all, median of {args.repeat}.\n")
     _report(rows, sizes, kinds)
 
 

@@ -14,7 +14,7 @@ times faster (it would also accept a datetime, which ``json.dumps`` refuses).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -31,14 +31,19 @@ _temp_names = itertools.count(1)
 _NOTHING = object()
 
 
-def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+def insert_rows(conn: Connection, table: sa.Table, rows: Iterable[dict[str, Any]]) -> None:
     """Insert many rows in as few round trips as the database allows.
 
     Every row must carry the keys of the first (the columns written); other keys are ignored.
+    ``rows`` may be a generator: on PostgreSQL the server then stores the first rows while the
+    next are being made, instead of after all of them.
     """
-    if not rows:
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
         return
-    columns = [c for c in table.columns if c.name in rows[0]]
+    rows = itertools.chain((first,), iterator)
+    columns = [c for c in table.columns if c.name in first]
     dialect = conn.dialect.name
     if dialect == "postgresql":
         _copy_in(conn, _quote(conn, table.name), columns, rows)
@@ -80,7 +85,7 @@ def update_rows(conn: Connection, table: sa.Table, key: str, rows: Sequence[dict
             conn.execute(stmt, [{**r, "_key": r[key]} for r in group])
 
 
-def _tuples(names: Sequence[str], rows: Sequence[dict[str, Any]],
+def _tuples(names: Sequence[str], rows: Iterable[dict[str, Any]],
             converters: dict[int, Callable[[Any], Any]]) -> Iterator[Sequence[Any]]:
     """Rows as sequences in ``names`` order, the value in column ``i`` passed to ``converters[i]``."""
     get = itemgetter(*names)
@@ -123,7 +128,7 @@ def _quote(conn: Connection, name: str) -> str:
 # --- PostgreSQL ---------------------------------------------------------------------------------
 
 def _copy_in(conn: Connection, target: str, columns: Sequence[sa.Column],
-             rows: Sequence[dict[str, Any]]) -> None:
+             rows: Iterable[dict[str, Any]]) -> None:
     """COPY rows into ``target`` (a quoted name); binary when psycopg knows every column type.
 
     Binary spares the text formatting on our side and the parsing on the server's (client CPU
@@ -185,7 +190,7 @@ def _update_via_copy(conn: Connection, table: sa.Table, key: sa.Column,
 # --- SQLite -------------------------------------------------------------------------------------
 
 def _sqlite_rows(conn: Connection, columns: Sequence[sa.Column],
-                 rows: Sequence[dict[str, Any]]) -> Iterator[Sequence[Any]]:
+                 rows: Iterable[dict[str, Any]]) -> Iterator[Sequence[Any]]:
     """Rows in ``columns`` order, each value converted by its column type's bind processor."""
     dialect = conn.dialect
     converters: dict[int, Callable[[Any], Any]] = {}

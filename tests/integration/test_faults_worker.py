@@ -78,7 +78,7 @@ def backend_alive(engine, pid: int) -> bool:
 def start_worker(config, app_name: str, log_path: Path) -> subprocess.Popen:
     queues = [config.queue_prefix + q for q in ("events", "sync", "notify", "maintenance")]
     return subprocess.Popen(
-        [str(Path(sys.executable).with_name("rq")), "worker", "--url", config.redis_url, "-c", "shared.logs",
+        [str(Path(sys.executable).with_name("rq")), "worker", "--url", config.redis_url, "-c", "worker.rq_settings",
          *queues], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(log_path, "a"),
         env=process_env(config, DATABASE_URL=f"{config.database_url}&application_name={app_name}"))
 

@@ -4,8 +4,9 @@ credentials change or an admin asks, and recovery by itself. Against the HiBob s
 from __future__ import annotations
 
 import dataclasses
-import json
 import functools
+import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -46,10 +47,11 @@ def time_passes(ctx, integration_id: str) -> None:
 
 
 def backoff_of(ctx, integration_id: str) -> timedelta:
+    """The pause the last run chose: from when it was recorded (not from now, which a slow
+    machine's burst teardown may have pushed later) to the next attempt."""
     row = integration(ctx, integration_id)
-    nxt = row["next_run_at"]
-    nxt = nxt if nxt.tzinfo else nxt.replace(tzinfo=clock.now().tzinfo)
-    return nxt - clock.now()
+    aware = lambda t: t if t.tzinfo else t.replace(tzinfo=clock.now().tzinfo)  # noqa: E731
+    return aware(row["next_run_at"]) - aware(row["updated_at"])
 
 
 def assert_plain(text: str, port: int | None = None) -> None:
@@ -152,7 +154,8 @@ def test_a_failing_integration_backs_off_with_growing_capped_pauses(ctx, hibob_s
     run_jobs()
     row = integration(ctx, integration_id)
     assert row["state"] == "active" and row["state_reason"] is None and row["failure_count"] == 0
-    assert backoff_of(ctx, integration_id) > timedelta(hours=ctx.config.sync_interval_hours - 1)
+    # back on the normal schedule (the interval, less the per-integration spread of up to a tenth)
+    assert backoff_of(ctx, integration_id) > timedelta(hours=ctx.config.sync_interval_hours) * 0.85
 
 
 def test_webhook_events_wait_in_the_inbox_while_backing_off(ctx, client, hibob_sandbox, run_jobs):
@@ -215,7 +218,36 @@ def test_after_a_401_nothing_calls_hibob_until_an_admin_asks(ctx, client, hibob_
     assert row["state"] == "active" and row["state_reason"] is None
     assert hibob_calls(hibob_sandbox) > calls
 
-
+def test_rate_limited_waits_for_the_reset_then_recovers(ctx, client, store_auth, hibob_sandbox, run_jobs,
+                                                       monkeypatch):
+    # A reset further away than the client waits in-line (1 s here, 65 s in production).
+    monkeypatch.setattr(jobs, "HiBobClient", functools.partial(HiBobClient, max_rate_limit_wait=1.0))
+    integration_id = healthy(ctx, hibob_sandbox, run_jobs)
+    before, calls = store_people(ctx), hibob_calls(hibob_sandbox)
+    # HiBob's budget for this service user is spent for the next 15 seconds (opened here, not by an
+    # earlier sync, so how fast this machine runs does not move the reset).
+    state, window = hibob_sandbox.state, 15.0
+    state.search_limit, state.rate_window = 1, window
+    state.limiter.clear()
+    state.limiter.hit(hibob_sandbox.credentials[0], "search", 1, window, time.time())
+    service.request_sync(ctx, integration_id)
+    run_jobs()
+    shown = api_view(client, store_auth, integration_id)
+    assert shown["state"] == "needs_attention" and shown["state_reason"]["code"] == "rate_limited"
+    assert "until 20" in shown["state_reason"]["message"]  # when HiBob's limit resets, RFC 3339
+    assert_plain(shown["state_reason"]["message"])
+    assert hibob_calls(hibob_sandbox) == calls + 1 and store_people(ctx) == before
+    # a retry is queued for the reset; nothing calls HiBob before it
+    assert [r["status"] for r in runs(ctx, integration_id)][:2] == ["queued", "failed"]
+    assert periodic.fan_out() == 0
+    run_jobs(with_scheduler=True)
+    assert integration(ctx, integration_id)["state"] == "needs_attention"
+    deadline = time.time() + window + 30
+    while integration(ctx, integration_id)["state"] != "active" and time.time() < deadline:
+        time.sleep(0.5)
+        run_jobs(with_scheduler=True)
+    assert integration(ctx, integration_id)["state"] == "active"
+    assert runs(ctx, integration_id)[0]["status"] == "succeeded"
 
 
 def test_a_removal_guard_trip_is_the_held_state(ctx, hibob_sandbox, run_jobs):
