@@ -91,21 +91,20 @@ def _reset_peak() -> int:
     return _rss_bytes()
 
 
-def _bound_pubsub_stop() -> None:
-    """Keep a burst worker's teardown from hanging for up to a minute after the measurement.
+def _time_collections() -> list[float]:
+    """Sum the time the cyclic garbage collector spends from now on: ``[seconds, start of the
+    current collection]`` (a list the callback updates)."""
+    import gc
 
-    rq 2.12 runs its command-channel thread with ``sleep_time=60``, and redis-py 8.2's
-    ``PubSubWorkerThread.stop()`` waits for that thread without a timeout. When the thread is
-    waiting for a subscription (it is, once the worker unsubscribed), the teardown of a burst
-    worker blocks for 60 s: about one burst in seven, with fakeredis and real Redis alike.
-    """
-    import redis.client
+    spent = [0.0, 0.0]
 
-    stop = redis.client.PubSubWorkerThread.stop
-
-    def bounded(self: Any, timeout: float | None = None) -> None:
-        stop(self, 1.0 if timeout is None else timeout)
-    redis.client.PubSubWorkerThread.stop = bounded  # type: ignore[method-assign]
+    def callback(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            spent[1] = time.perf_counter()
+        else:
+            spent[0] += time.perf_counter() - spent[1]
+    gc.callbacks.append(callback)
+    return spent
 
 
 def _child(step: str) -> dict[str, Any]:
@@ -159,12 +158,12 @@ def _child(step: str) -> dict[str, Any]:
         finally:
             finished.append((time.perf_counter(), time.process_time()))
     worker.jobs.run_sync = run_sync  # rq imports "worker.jobs.run_sync" when it runs the job
-    _bound_pubsub_stop()
 
     profiler = None
     if env.get("profile"):
         import cProfile
         profiler = cProfile.Profile()
+    gc_seconds = _time_collections()
     baseline = _reset_peak()
     cpu = time.process_time()
     started = time.perf_counter()
@@ -193,7 +192,7 @@ def _child(step: str) -> dict[str, Any]:
     if run is None or run["status"] != "succeeded":
         raise SystemExit(f"run {run_id} did not succeed: {run}")
     ctx.db.dispose()
-    return {"seconds": seconds, "cpu": cpu, "pickup": begun[0] - started, "peak_mb": peak_mb,
+    return {"seconds": seconds, "cpu": cpu, "gc": gc_seconds[0], "pickup": begun[0] - started, "peak_mb": peak_mb,
             "counts": run["counts"],
             "fetched": run["fetched"], "integration_id": integration_id}
 
@@ -219,7 +218,7 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Each figure's median over the runs (the run with the median time for anything else)."""
     middle = sorted(runs, key=lambda r: r["seconds"])[(len(runs) - 1) // 2]
     return {**middle, **{key: statistics.median(r[key] for r in runs)
-                         for key in ("seconds", "peak_mb", "cpu", "pickup") if key in middle}}
+                         for key in ("seconds", "peak_mb", "cpu", "gc", "pickup") if key in middle}}
 
 
 def _free_port() -> int:
@@ -422,17 +421,17 @@ def _report(rows: list[dict[str, Any]], sizes: list[int], kinds: list[str]) -> N
     print("\nEach step in detail: *pick-up* = enqueue until the job starts (the enqueue itself, "
           "the burst worker's start-up, the dequeue); *job* = the job until its run is "
           "`succeeded`; *worker CPU* = CPU time of the worker process over the whole step "
-          "(the rest is waiting for HiBob, the database or Redis); *peak* = peak RSS over a warm "
-          "worker.\n")
-    print("| people | db | step | total | pick-up | job | worker CPU | peak |")
-    print("|---:|---|---|---:|---:|---:|---:|---:|")
+          "(the rest is waiting for HiBob, the database or Redis); *GC* = time in Python's cyclic "
+          "garbage collector; *peak* = peak RSS over a warm worker.\n")
+    print("| people | db | step | total | pick-up | job | worker CPU | GC | peak |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         for step, label in (("initial", "initial"), ("no_change", "no change"),
                             ("changed", "1 % changed")):
             m = row[step]
             print(f"| {row['size']:,} | {row['db']} | {label} | {m['seconds']:.3f} s "
                   f"| {m['pickup']:.3f} s | {m['seconds'] - m['pickup']:.3f} s | {m['cpu']:.3f} s "
-                  f"| {m['peak_mb']:.0f} MB |")
+                  f"| {m['gc']:.3f} s | {m['peak_mb']:.0f} MB |")
 
     print("\nTargets:\n")
     by = {(row["size"], row["db"]): row for row in rows}

@@ -19,7 +19,7 @@ from typing import Any
 from sandbox.fields import SITES
 from sandbox.names import CULTURES, Name, ascii_spelling, written
 from sandbox.people import ACTIVE, LEAVE, PARENTAL_LEAVE, Person, day_after, lifecycle_on
-from sandbox.render import paused_gc
+from shared.memory import collector_paused
 
 DEPARTMENTS = ("Engineering", "Product", "Design", "Sales", "Marketing", "Customer Success",
                "Finance", "People", "Legal", "Operations", "Data", "Security", "IT")
@@ -100,7 +100,7 @@ def _day(ordinal: int) -> str:
 
 def generate_company(n: int, seed: int, today: date) -> Company:
     """Make a company of ``n`` people; deterministic for a given ``(n, seed, today)``."""
-    with paused_gc():
+    with collector_paused():
         return _generate(n, seed, today)
 
 

@@ -12,38 +12,20 @@ day), so an unchanged company is served straight from memory.
 """
 from __future__ import annotations
 
-import gc
 import threading
 from collections import OrderedDict
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from datetime import date
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 import orjson
 
 from sandbox.fields import FIELDS_BY_ID, FieldDef, human_value
 from sandbox.people import Person
+from shared.memory import collector_paused
 
 HUMAN_READABLE_MODES = ("", "APPEND", "REPLACE")
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic GC while making hundreds of thousands of short-lived dicts.
-
-    Each allocation burst otherwise triggers full passes over every object alive - a whole
-    100k-person company - which doubles generation and rendering time. Nothing made inside
-    forms reference cycles, so nothing is leaked by waiting.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -172,7 +154,7 @@ class RenderCache:
 def render_many(people: list[Person], spec: ReadSpec, today: date, labels: Labels,
                 fragments: dict[str, tuple[int, bytes]]) -> bytes:
     """``{"employees": [...]}`` for ``people``, reusing fragments whose revision still matches."""
-    with paused_gc():
+    with collector_paused():
         return _render_many(people, spec, today, labels, fragments)
 
 

@@ -120,6 +120,7 @@ def write_plan(conn, integration: dict[str, Any], run: dict[str, Any], plan: Syn
     base = {"at": now, "integration_id": integration_id, "run_id": run["id"], "cause": run["trigger"],
             "actor": actor}
     insert_rows = []
+    added_fields = reconcile.PROFILE_FIELDS + ("status",)
     for add in plan.adds:
         person_id = str(uuid.uuid4())
         row = {**add, "id": person_id, "store_id": store_id, "integration_id": integration_id,
@@ -127,8 +128,8 @@ def write_plan(conn, integration: dict[str, Any], run: dict[str, Any], plan: Syn
                "sort_key": sort_key(add.get("first_name"), add.get("last_name"), add.get("display_name"))}
         insert_rows.append(row)
         feed.append({**base, "kind": "person.added", "person_id": person_id, "external_id": add["external_id"],
-                     "changes": {k: {"before": None, "after": add.get(k)}
-                                 for k in reconcile.PROFILE_FIELDS + ("status",) if add.get(k) is not None}})
+                     "changes": {k: {"before": None, "after": v}
+                                 for k in added_fields if (v := add.get(k)) is not None}})
     update_rows = []
     for kind, entries in (("person.updated", plan.updates), ("person.restored", plan.restores)):
         for change in entries:

@@ -17,6 +17,7 @@ from shared.hibob.errors import HiBobError, HiBobUnavailable, RateLimited
 from shared.hibob.model import DEPARTMENT_LIST
 from shared.hibob.pacing import RedisPacer
 from shared.locks import LockBusy, held
+from shared.memory import collector_paused
 from shared.service import append_state_change, enqueue_run
 from worker import apply
 from worker.context import JobContext, get_context
@@ -123,8 +124,10 @@ def _execute_run(ctx: JobContext, run_id: str) -> str:
     log.info("fetched %d people", len(fetched))
     with ctx.db.begin() as conn:  # committed on its own so progress shows "applying N people"
         runs_db.update(conn, run_id, phase="applying", fetched=len(fetched))
-    apply.apply_run(ctx, run_id, fetched)
+    with collector_paused():
+        apply.apply_run(ctx, run_id, fetched)
     return "succeeded"
+
 
 
 def resolve_departments(client: HiBobClient, employees: list[dict[str, Any]],
