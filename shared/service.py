@@ -190,6 +190,20 @@ def load(ctx: Context, integration_id: str) -> dict[str, Any]:
     return row
 
 
+def _lock_live_integration(conn, integration_id: str) -> dict[str, Any]:
+    """The integration's row, locked until the transaction ends.
+
+    Raises:
+        NotFound, ConflictError (disconnected).
+    """
+    row = integrations_db.get(conn, integration_id, for_update=True)
+    if row is None:
+        raise NotFound("no such integration")
+    if row["state"] == "disconnected":
+        raise ConflictError("the integration is disconnected")
+    return row
+
+
 def update_integration(ctx: Context, integration_id: str, credentials: dict[str, str] | None,
                        settings: dict[str, Any] | None, *, warnings: list[dict[str, Any]] | None = None) -> None:
     """Change settings and/or credentials; new credentials are re-validated by a connect run.
@@ -200,11 +214,7 @@ def update_integration(ctx: Context, integration_id: str, credentials: dict[str,
     now = clock.now()
     run_id = None
     with ctx.db.begin() as conn:
-        row = integrations_db.get(conn, integration_id, for_update=True)
-        if row is None:
-            raise NotFound("no such integration")
-        if row["state"] == "disconnected":
-            raise ConflictError("the integration is disconnected")
+        row = _lock_live_integration(conn, integration_id)
         values: dict[str, Any] = {"updated_at": now}
         if settings:
             merged = {**row["settings"], **settings}
@@ -245,11 +255,7 @@ def request_sync(ctx: Context, integration_id: str, trigger: str = "manual", act
     """
     now = clock.now()
     with ctx.db.begin() as conn:
-        row = integrations_db.get(conn, integration_id, for_update=True)
-        if row is None:
-            raise NotFound("no such integration")
-        if row["state"] == "disconnected":
-            raise ConflictError("the integration is disconnected")
+        row = _lock_live_integration(conn, integration_id)
         run_id = _queue_full_run(conn, row, trigger, now, actor)
         if trigger == "manual" and row["state"] == "needs_attention":
             # An admin asking for a sync is the signal to try HiBob again (even after a 401).
@@ -262,11 +268,7 @@ def set_webhook_secret(ctx: Context, integration_id: str, secret: str) -> None:
     """Store the HiBob webhook secret; the previous one stays valid for 24 hours (rotation)."""
     now = clock.now()
     with ctx.db.begin() as conn:
-        row = integrations_db.get(conn, integration_id, for_update=True)
-        if row is None:
-            raise NotFound("no such integration")
-        if row["state"] == "disconnected":
-            raise ConflictError("the integration is disconnected")
+        row = _lock_live_integration(conn, integration_id)
         integrations_db.update(conn, integration_id, webhook_secret_enc=ctx.box.seal(secret),
                                webhook_prev_secret_enc=row["webhook_secret_enc"],
                                webhook_prev_valid_until=now + WEBHOOK_ROTATION_GRACE if row["webhook_secret_enc"] else None,

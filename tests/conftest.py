@@ -32,6 +32,7 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" i
 REQUIRE_REAL = os.environ.get("PEOPLESYNC_REQUIRE_REAL") == "1"
 REAL_DATABASE_URL = os.environ.get("DATABASE_URL", "")
 REAL_REDIS_URL = os.environ.get("REDIS_URL", "")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def need_real(what: str, available: bool) -> None:
@@ -48,6 +49,39 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def worker_env(config, **extra: str) -> dict[str, str]:
+    """The environment of a worker process (`rq worker`) of this test's deployment, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEOPLESYNC_CLOCK")}
+    env.update({
+        "PEOPLESYNC_ENV": "test", "DATABASE_URL": config.database_url, "REDIS_URL": config.redis_url,
+        "HIBOB_API_URL": config.hibob_api_url, "PEOPLESYNC_QUEUE_PREFIX": config.queue_prefix,
+        "CREDENTIALS_KEY": ",".join(config.credentials_keys), "SECRET_KEY": ",".join(config.secret_keys),
+        "STORE_API_TOKEN": config.store_api_token, "PYTHONPATH": str(ROOT),
+        **extra,
+    })
+    return env
+
+
+class FakeTime:
+    """A clock that only ``sleep`` (or a test) moves: waits are exact and instant."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
 
 
 @pytest.fixture(scope="session")
@@ -220,30 +254,3 @@ def run_jobs(ctx):
         ctx.queues.work_burst(with_scheduler=with_scheduler)
     return run
 
-
-@pytest.fixture
-def private_redis_server(tmp_path):
-    """A private redis-server on a free port, for tests that stop or restart Redis."""
-    binary = shutil.which("redis-server")
-    need_real("redis-server binary", binary is not None)
-    import subprocess
-    import time
-
-    import redis
-
-    port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield {"url": f"redis://127.0.0.1:{port}/0", "port": port, "process": proc}
-    proc.terminate()
-    proc.wait(5)
-
-
-ROOT = Path(__file__).resolve().parent.parent

@@ -28,6 +28,7 @@ from shared.hibob.errors import (AuthFailed, AuthFailureBudgetSpent, HiBobUnavai
                                  InvalidData, PermissionMissing, PersonGone, RateLimited)
 from shared.hibob.model import SYNC_FIELD_IDS
 from shared.hibob.pacing import RedisPacer
+from tests.conftest import FakeTime
 
 TOKEN = "tok-SECRET-abc123"
 PEOPLE = {"employees": [{"id": "1", "email": "a@example.com"}, {"id": "2", "email": None}]}
@@ -87,29 +88,11 @@ class Stub:
         self.server.server_close()
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
 def stub() -> Iterator[Stub]:
     server = Stub()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
 
 
 @pytest.fixture

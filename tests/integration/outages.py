@@ -1,7 +1,8 @@
 """Tools for the fault tests: outages we cause without touching the shared servers.
 
 * ``RedisServer``: a private redis-server on a free port that a test may kill (SIGKILL, nothing
-  saved) and start again empty, as a Redis without persistence does after a crash.
+  saved) and start again empty, as a Redis without persistence does after a crash. A test module
+  that imports the fixtures ``redis_server`` and ``config_overrides`` runs its app on one.
 * ``PgProxy``: a loopback TCP proxy in front of PostgreSQL. ``cut()`` drops every connection
   through it and refuses new ones (what a network partition or a failover looks like to the
   app); ``restore()`` lets connections through again. The shared PostgreSQL never notices more
@@ -17,11 +18,12 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import pytest
 import redis
 
 from tests.conftest import free_port, need_real
@@ -92,6 +94,19 @@ class RedisServer:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+@pytest.fixture
+def redis_server(tmp_path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def config_overrides(redis_server: RedisServer) -> dict[str, str]:
+    """The app's Redis is ``redis_server``."""
+    return {"redis_url": redis_server.url}
 
 
 def _pings(client: redis.Redis) -> bool:
@@ -186,15 +201,6 @@ def _close(sock: socket.socket) -> None:
         sock.close()
     except OSError:
         pass
-
-
-def process_env(config, **extra: str) -> dict[str, str]:
-    """The environment an rq worker process of this test's deployment runs with."""
-    from tests.integration.test_forking_worker import worker_env
-
-    env = worker_env(config)
-    env.update(extra)
-    return env
 
 
 def require_postgres(config) -> None:

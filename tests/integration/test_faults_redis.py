@@ -12,24 +12,12 @@ import sqlalchemy as sa
 
 from shared import service
 from shared.db.tables import webhook_inbox
-from tests.integration.outages import RedisServer
+from tests.integration.outages import config_overrides, redis_server  # noqa: F401  (fixtures: a private Redis)
 from tests.integration.syncing import connect, runs, store_people
 from tests.integration.test_webhooks import SECRET, drain, event, post
 from worker import periodic
 
 API = "/api/v1"
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def config_overrides(redis_server):
-    return {"redis_url": redis_server.url}
 
 
 @pytest.fixture

@@ -30,24 +30,13 @@ import sqlalchemy as sa
 from shared import clock, service
 from shared.locks import is_held
 from shared.queues import job_id
-from tests.integration.outages import (RedisServer, children_of, process_env, require_postgres, sigkill,
-                                       wait_until)
+from tests.conftest import worker_env
+from tests.integration.outages import children_of, require_postgres, sigkill, wait_until
+from tests.integration.outages import config_overrides, redis_server  # noqa: F401  (fixtures: a private Redis)
 from tests.integration.syncing import connect, expected_active, feed, integration, runs, store_people
 from worker import jobs, periodic
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def config_overrides(redis_server):
-    return {"redis_url": redis_server.url}
 
 
 @pytest.fixture
@@ -80,7 +69,7 @@ def start_worker(config, app_name: str, log_path: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [str(Path(sys.executable).with_name("rq")), "worker", "--url", config.redis_url, "-c", "worker.rq_settings",
          *queues], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(log_path, "a"),
-        env=process_env(config, DATABASE_URL=f"{config.database_url}&application_name={app_name}"))
+        env=worker_env(config, DATABASE_URL=f"{config.database_url}&application_name={app_name}"))
 
 
 @pytest.mark.parametrize("victim", ["horse", "whole worker"])

@@ -5,33 +5,20 @@ fakeredis TCP server and SQLite (a forking worker needs a server over TCP either
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT, worker_env
 from tests.integration.syncing import connect, expected_active, active_ids, integration
 from shared import clock
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def hibob_api_url(hibob_sandbox):
     return hibob_sandbox.base_url
-
-
-def worker_env(config) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PEOPLESYNC_CLOCK")}
-    env.update({
-        "PEOPLESYNC_ENV": "test", "DATABASE_URL": config.database_url, "REDIS_URL": config.redis_url,
-        "HIBOB_API_URL": config.hibob_api_url, "PEOPLESYNC_QUEUE_PREFIX": config.queue_prefix,
-        "CREDENTIALS_KEY": ",".join(config.credentials_keys), "SECRET_KEY": ",".join(config.secret_keys),
-        "STORE_API_TOKEN": config.store_api_token, "PYTHONPATH": str(ROOT),
-    })
-    return env
 
 
 def test_rq_worker_process_runs_the_initial_sync(ctx, config, hibob_sandbox):

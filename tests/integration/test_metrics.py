@@ -15,9 +15,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared import logs, service
-from tests.conftest import free_port
+from tests.conftest import free_port, worker_env
 from tests.integration.syncing import connect, integration
-from tests.integration.test_forking_worker import worker_env
 from tests.integration.test_webhooks import SECRET, drain, event, post, sign
 
 ROOT = Path(__file__).resolve().parents[2]

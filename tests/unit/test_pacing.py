@@ -10,29 +10,12 @@ import pytest
 
 from shared.hibob.errors import AuthFailureBudgetSpent, RateLimited
 from shared.hibob.pacing import SEARCH, RedisPacer
-
-
-class FakeTime:
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from tests.conftest import FakeTime
 
 
 @pytest.fixture
 def server() -> fakeredis.FakeServer:
     return fakeredis.FakeServer()
-
-
-@pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
 
 
 def make_pacer(server: fakeredis.FakeServer, fake_time: FakeTime, **kwargs: object) -> RedisPacer:

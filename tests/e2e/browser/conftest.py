@@ -27,7 +27,7 @@ import pytest
 import requests
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from tests.conftest import REQUIRE_REAL, free_port
+from tests.conftest import REQUIRE_REAL, free_port, worker_env
 
 try:
     from playwright.sync_api import expect
@@ -107,26 +107,15 @@ def live_app(app, web_port) -> Iterator[str]:
     server.server_close()
 
 
-def worker_env(config) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PEOPLESYNC_CLOCK")}
-    env.update({
-        "PEOPLESYNC_ENV": "test", "DATABASE_URL": config.database_url, "REDIS_URL": config.redis_url,
-        "HIBOB_API_URL": config.hibob_api_url, "PEOPLESYNC_QUEUE_PREFIX": config.queue_prefix,
-        "CREDENTIALS_KEY": ",".join(config.credentials_keys), "SECRET_KEY": ",".join(config.secret_keys),
-        "STORE_API_TOKEN": config.store_api_token, "PUBLIC_BASE_URL": config.public_base_url,
-        "PYTHONPATH": str(ROOT),
-    })
-    return env
-
-
 @pytest.fixture
 def worker(config, ctx, tmp_path) -> Iterator[subprocess.Popen]:
     """The production worker (`rq worker --with-scheduler`) on this test's queues, until the test ends."""
     queues = [config.queue_prefix + q for q in ("events", "sync", "notify", "maintenance")]
     rq = str(Path(sys.executable).with_name("rq"))
+    env = worker_env(config, PUBLIC_BASE_URL=config.public_base_url)
     with open(tmp_path / "worker.log", "w") as log:  # read it when a test fails
         process = subprocess.Popen([rq, "worker", "--with-scheduler", "--url", config.redis_url, *queues],
-                                   env=worker_env(config), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                                   env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         yield process
         process.terminate()
         try:
