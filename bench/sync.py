@@ -6,23 +6,25 @@
 For each company size the sandbox (in this process) generates the company and serves its
 pre-rendered search answer over loopback; one search warms its cache before anything is measured,
 and again after every change made to the company, so no measurement pays for the emulator's
-rendering (nor for its rate limit, which is lifted). Redis is a fakeredis ``TcpFakeServer`` in
-this process (nothing touches a shared Redis); PostgreSQL runs in a private schema dropped at the
+rendering (nor for its rate limit, which is lifted). Redis is a private ``redis-server`` on a
+free port (fakeredis' TCP server in this process where none is installed; nothing touches a
+shared Redis); PostgreSQL runs in a private schema dropped at the
 end (``--postgres-url``, default the local ``test`` database), SQLite in a temporary file.
 
 Every measurement runs in a fresh Python process that imports everything, connects to the
 database and Redis, builds the decoder, then starts the clock:
 
 * bare:        ``requests.post`` the search, ``json.loads(response.content)``.
-* initial:     ``service.create_integration`` (the real enqueue) -> an rq ``SimpleWorker`` burst
-               runs the real job (``worker.jobs.run_sync``) -> the job returns with its run
-               ``succeeded`` (committed); the database starts empty.
-* no change:   ``service.request_sync`` -> burst -> ``succeeded``; nothing changed in HiBob.
+* initial:     ``service.create_integration`` (the real enqueue) -> an in-process rq worker,
+               already up and waiting on its queues as a deployed one is, runs the real job
+               (``worker.jobs.run_sync``) -> the job returns with its run ``succeeded``
+               (committed); the database starts empty.
+* no change:   ``service.request_sync`` -> the waiting worker -> ``succeeded``; nothing changed
+               in HiBob.
 * 1 % changed: the same, after 1 % of the company changed through the sandbox's own directory
                API: 80 % of those e-mail or department updates, 10 % terminations, 10 % hires.
 
-What rq does after the job (the store-notification job, the burst worker's teardown) is not
-timed. Peak memory is the process's peak RSS (``VmHWM``, i.e. ``ru_maxrss``), reset through
+What rq does after the job (the store-notification job, the worker's teardown) is not timed. Peak memory is the process's peak RSS (``VmHWM``, i.e. ``ru_maxrss``), reset through
 ``/proc/self/clear_refs`` just before the work, minus the RSS at that moment: what the work added
 to a warm worker (not tracemalloc, which misses C allocations: msgspec, psycopg, sqlite3).
 Figures are medians of ``--repeat`` runs. ``--profile DIR`` wraps each sync in cProfile and writes
@@ -47,7 +49,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -163,24 +165,43 @@ def _child(step: str) -> dict[str, Any]:
     if env.get("profile"):
         import cProfile
         profiler = cProfile.Profile()
+    # A deployed worker is already up and waiting on its queues: the clock starts once this one
+    # is (its blocking pop on the wire), with the enqueue, and stops when the job returns.
+    in_process = ctx.queues.in_process_worker()
+    marks: dict[str, Any] = {}
+
+    def enqueue() -> None:
+        try:
+            while in_process.get_state() != "idle":
+                time.sleep(0.001)
+            time.sleep(0.05)
+            marks["cpu"], marks["started"] = time.process_time(), time.perf_counter()
+            if step == "initial":
+                row = service.create_integration(ctx, STORE_ID, {"service_user_id": env["user"],
+                                                                 "token": env["token"]}, {}, [])
+                with ctx.db.begin() as conn:
+                    marks["run_id"] = runs_db.find(conn, row["id"], ["queued"])[0]["id"]
+                marks["integration_id"] = row["id"]
+            else:
+                marks["integration_id"] = env["integration_id"]
+                marks["run_id"] = service.request_sync(ctx, env["integration_id"])
+        except BaseException as exc:  # the worker then quits once idle; reported below
+            marks["error"] = repr(exc)
+
     gc_seconds = _time_collections()
     baseline = _reset_peak()
-    cpu = time.process_time()
-    started = time.perf_counter()
+    enqueuer = threading.Thread(target=enqueue)
+    enqueuer.start()
     if profiler is not None:
         profiler.enable()
-    if step == "initial":
-        row = service.create_integration(ctx, STORE_ID, {"service_user_id": env["user"],
-                                                         "token": env["token"]}, {}, [])
-        integration_id = row["id"]
-        with ctx.db.begin() as conn:
-            run_id = runs_db.find(conn, integration_id, ["queued"])[0]["id"]
-    else:
-        integration_id = env["integration_id"]
-        run_id = service.request_sync(ctx, integration_id)
-    ctx.queues.work_burst()
+    in_process.work(burst=False, max_jobs=1, max_idle_time=60, logging_level="WARNING")
     if profiler is not None:
         profiler.disable()
+    enqueuer.join()
+    if "error" in marks:
+        raise SystemExit(f"{step}: the enqueue failed: {marks['error']}")
+    started, cpu = marks["started"], marks["cpu"]
+    integration_id, run_id = marks["integration_id"], marks["run_id"]
     if len(finished) != 1:
         raise SystemExit(f"expected one sync job, {len(finished)} ran")
     seconds, cpu = finished[0][0] - started, finished[0][1] - cpu
@@ -227,7 +248,29 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_redis() -> tuple[Any, str]:
+def _start_redis() -> tuple[Callable[[], None], str]:
+    """A private Redis for the run: ``redis-server`` on a free port when it is installed (what a
+    deployment runs), else fakeredis' TCP server in this process. Returns (stop, url)."""
+    port = _free_port()
+    binary = shutil.which("redis-server")
+    if binary:
+        proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                 "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    raise SystemExit("redis-server did not start")
+                time.sleep(0.05)
+
+        def stop() -> None:
+            proc.terminate()
+            proc.wait(10)
+        return stop, f"redis://127.0.0.1:{port}/0"
+
     from fakeredis import TcpFakeServer
     from fakeredis._clients._tcp_server import TCPFakeRequestHandler
 
@@ -236,12 +279,15 @@ def _start_redis() -> tuple[Any, str]:
         # then waits out the client's delayed ACK: 44 ms instead of 0.5 ms (real Redis: 0.3 ms).
         disable_nagle_algorithm = True
 
-    port = _free_port()
     server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
     server.RequestHandlerClass = NoDelayHandler
     server.daemon_threads, server.block_on_close = True, False
     threading.Thread(target=server.serve_forever, daemon=True, name="fakeredis").start()
-    return server, f"redis://127.0.0.1:{port}/0"
+
+    def shutdown() -> None:
+        server.shutdown()
+        server.server_close()
+    return shutdown, f"redis://127.0.0.1:{port}/0"
 
 
 def _warm(sandbox: Any) -> int:
@@ -418,8 +464,8 @@ def _report(rows: list[dict[str, Any]], sizes: list[int], kinds: list[str]) -> N
               f"| {' | '.join(cells)} | {peak:.0f} MB | {peak / max(bare['peak_mb'], 0.1):.2f} "
               f"{_mark(ok)} |")
 
-    print("\nEach step in detail: *pick-up* = enqueue until the job starts (the enqueue itself, "
-          "the burst worker's start-up, the dequeue); *job* = the job until its run is "
+    print("\nEach step in detail: *pick-up* = from the enqueue call until the job starts (the "
+          "enqueue itself, the waiting worker's dequeue); *job* = the job until its run is "
           "`succeeded`; *worker CPU* = CPU time of the worker process over the whole step "
           "(the rest is waiting for HiBob, the database or Redis); *GC* = time in Python's cyclic "
           "garbage collector; *peak* = peak RSS over a warm worker.\n")
@@ -493,7 +539,7 @@ def main() -> None:
 
     from sandbox.server import start_sandbox
 
-    redis_server, redis_url = _start_redis()
+    stop_redis, redis_url = _start_redis()
     rows = []
     begun = time.perf_counter()
     load_before = os.getloadavg()[0]
@@ -520,8 +566,7 @@ def main() -> None:
             finally:
                 sandbox.stop()
             print(f"{size:,} people: {time.perf_counter() - generated:.0f} s", file=sys.stderr)
-    redis_server.shutdown()
-    redis_server.server_close()
+    stop_redis()
     took, load_after = time.perf_counter() - begun, os.getloadavg()[0]
     print(f"total {took:.0f} s", file=sys.stderr)
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average (1 min) "

@@ -109,15 +109,18 @@ class Queues:
 
     def work_burst(self, shorts: Iterable[str] = QUEUE_NAMES, with_scheduler: bool = False) -> None:
         """Run every queued job in-process until the queues are empty (tests and the CLI)."""
-        worker = _BurstWorker([self.queue(s) for s in shorts], connection=self.connection)
-        worker.work(burst=True, with_scheduler=with_scheduler, logging_level="WARNING")
+        self.in_process_worker(shorts).work(burst=True, with_scheduler=with_scheduler, logging_level="WARNING")
+
+    def in_process_worker(self, shorts: Iterable[str] = QUEUE_NAMES) -> Worker:
+        """A worker that runs jobs in this process (no fork): tests, the CLI, benchmarks."""
+        return _InProcessWorker([self.queue(s) for s in shorts], connection=self.connection)
 
     def forking_worker(self, shorts: Iterable[str] = QUEUE_NAMES) -> Worker:
         return Worker([self.queue(s) for s in shorts], connection=self.connection)
 
 
-class _BurstWorker(SimpleWorker):
-    """An in-process burst worker without rq's command channel (shutdown, kill-horse and stop-job
+class _InProcessWorker(SimpleWorker):
+    """An in-process worker without rq's command channel (shutdown, kill-horse and stop-job
     commands over Redis pub/sub): nobody sends it commands, and with redis-py 8 stopping that
     channel's listener thread at teardown can wait out its 60 s read (rq 2.12 calls
     PubSubWorkerThread.stop(), which now joins): a minute lost per burst, now and then."""
