@@ -387,9 +387,12 @@ def _flatten_named_list(name: str, data: Any) -> dict[str, str]:
             raise InvalidData(f"HiBob's named list {name!r}: {where} has no string id")
         if not isinstance(label, str):
             raise InvalidData(f"HiBob's named list {name!r}: item {item_id!s} has no label")
-        if str(item_id) in labels:
+        # U+0000 dropped as from people's texts (shared/hibob/decode.py), ids alike, so that
+        # a person's department id still finds its item.
+        item_key = str(item_id).replace("\x00", "")
+        if item_key in labels:
             raise InvalidData(f"HiBob's named list {name!r}: item id {item_id!s} appears twice")
-        labels[str(item_id)] = label
+        labels[item_key] = label.replace("\x00", "")
         children = item.get("children") or []
         if not isinstance(children, list):
             raise InvalidData(f"HiBob's named list {name!r}: item {item_id!s} has bad children")

@@ -23,6 +23,9 @@ Rules (DESIGN.md, shared/hibob/model.py):
   ``02-30`` no); texts and statuses are strings; the department (a named-list item id) may be a string or an integer and is always
   returned as a string.
 
+* A text may not carry U+0000, which PostgreSQL cannot store: a text loses it (a name with a stray
+  NUL is still that name), an id that carries one is refused (identity is never guessed at).
+
 Anything else raises ``InvalidData`` whose message names the employee (index and id) and the field,
 never the offending value (it may be a birthday).
 """
@@ -199,6 +202,7 @@ class PeopleDecoder:
             raise InvalidData(self._explain(body, exc, single=False)) from None
         except msgspec.DecodeError as exc:
             raise InvalidData(f"HiBob's people search answer is not valid JSON ({exc})") from None
+        scrub = may_hold_nul(body)
         employees: list[Employee] = []
         missing: dict[str, int] = {}
         seen: dict[str, int] = {}
@@ -210,6 +214,8 @@ class PeopleDecoder:
             # so the peak holds all the Structs or all the dicts, not both (-25% at 100k).
             raw, raws[index] = raws[index], None
             person = merge(raw, index, missing)
+            if scrub:
+                _strip_nul(person, index)
             external_id = person["external_id"]
             if seen.setdefault(external_id, index) != index:
                 raise InvalidData(f"employees #{seen[external_id]} and #{index} of HiBob's people "
@@ -229,7 +235,10 @@ class PeopleDecoder:
             raise InvalidData(self._explain(body, exc, single=True)) from None
         except msgspec.DecodeError as exc:
             raise InvalidData(f"HiBob's employee answer is not valid JSON ({exc})") from None
-        return self._merge(raw, None, {})
+        person = self._merge(raw, None, {})
+        if may_hold_nul(body):
+            _strip_nul(person, None)
+        return person
 
     def _merge(self, raw: Any, index: int | None, missing: dict[str, int]) -> Employee:
         person = self._merge_fields(raw, index, missing)
@@ -260,6 +269,26 @@ class PeopleDecoder:
             if problem:
                 return problem
         return fallback
+
+
+def may_hold_nul(body: bytes | bytearray | memoryview) -> bool:
+    """Whether a JSON body may hold U+0000 somewhere.
+
+    JSON can only spell it ``\\u0000`` (a raw NUL byte is not valid JSON), and most answers hold
+    no backslash at all: one ``memchr`` pass, 5 ms for a 100,000-person answer, where looking for
+    the whole escape costs 45 ms.
+    """
+    data = bytes(body) if isinstance(body, memoryview) else body
+    return b"\\" in data and b"\\u0000" in data
+
+
+def _strip_nul(person: Employee, index: int | None) -> None:
+    """Drop U+0000 from the person's texts (PostgreSQL cannot store it); refuse it in the id."""
+    for key, value in person.items():
+        if type(value) is str and "\x00" in value:
+            if key == "external_id":
+                raise InvalidData(f"{_where(index, None)}: field root.id holds a NUL character")
+            person[key] = value.replace("\x00", "")  # type: ignore[literal-required]
 
 
 def _merge_source(plan: tuple[_Field, ...]) -> str:

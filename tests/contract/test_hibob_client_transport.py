@@ -301,6 +301,12 @@ def test_a_malformed_named_list_is_invalid_data(client, stub, body, words):
         client.named_list("department")
 
 
+def test_a_nul_in_a_named_list_is_dropped_from_labels_and_ids_alike(client, stub):
+    """As the decoder drops it from a person's department id (PostgreSQL cannot store U+0000)."""
+    stub.default = Reply(body={"items": [{"id": "16\u00003", "name": "Sa\u0000les"}]})
+    assert client.named_list("department") == {"163": "Sales"}
+
+
 def test_people_fields_returns_hibobs_descriptors(client, stub):
     fields = [{"id": "root.id", "categoryId": "root", "jsonPath": "id", "type": "text"}]
     stub.default = Reply(body=fields)

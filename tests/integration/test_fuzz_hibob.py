@@ -202,3 +202,24 @@ def test_an_absurd_rate_limit_reset_is_rate_limited_within_the_hour_not_a_crash(
     next_run = view.row["next_run_at"]
     next_run = next_run if next_run.tzinfo else next_run.replace(tzinfo=clock.now().tzinfo)
     assert next_run <= clock.now() + jobs.BACKOFF_CAP + timedelta(seconds=5)
+
+
+def test_a_nul_in_hibob_texts_is_dropped_and_the_sync_succeeds(ctx):
+    """Found by the fuzzing above on PostgreSQL, whose text cannot hold U+0000: a display name
+    carrying one crashed the apply, and the sweeper restarted the run into the same crash."""
+    person = {"id": "100", "firstName": "Ada", "surname": "Love\u0000lace", "displayName": "Ada\u0000",
+              "work": {"startDate": "2020-01-06", "department": "7\u0000"}, "internal": {"status": "Active"}}
+    script = {"people.search": [(200, "application/json", {}, json.dumps({"employees": [person]}).encode())],
+              "company.named-list": [(200, "application/json", {},
+                                      b'{"items": [{"id": "7", "name": "Eng\\u0000ineering"}]}')],
+              "people.read": [(404, "application/json", {}, b"{}")], "company.fields": [(200, "application/json", {}, b"[]")],
+              "other": [(404, "application/json", {}, b"{}")]}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(metrics, "CountingSession", lambda tally: canned_session(script))
+        patch.setattr(jobs, "RedisPacer", lambda *args, **kwargs: None)
+        integration_id = _integration(ctx)
+        assert jobs.run_sync(service.request_sync(ctx, integration_id)) == "succeeded"
+    with ctx.db.begin() as conn:
+        stored = conn.execute(sa.select(people_table.c.last_name, people_table.c.display_name,
+                                        people_table.c.department)).one()
+    assert tuple(stored) == ("Lovelace", "Ada", "Engineering")

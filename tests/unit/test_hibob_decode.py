@@ -217,3 +217,25 @@ def test_a_malformed_one_person_answer_is_invalid_data(body, words):
 
 def test_decoding_reads_from_a_bytearray_without_copying_it_first():
     assert DECODER.search(bytearray(search(NESTED))).employees == [EXPECTED]
+
+
+# --- U+0000, which PostgreSQL cannot store (found by tests/integration/test_fuzz_hibob.py) ---------
+
+def test_a_nul_in_a_text_is_dropped_in_either_encoding():
+    nested = {**NESTED, "displayName": "Ada\u0000 Lovelace", "work": {**NESTED["work"], "site": "\u0000London"}}
+    slash = {**slash_only(NESTED), "/root/surname": {"value": "Love\u0000lace"}}
+    for encoded in (search(nested, slash | {"/root/id": {"value": "2"}}), bytearray(search(nested))):
+        first = DECODER.search(encoded).employees[0]
+        assert first["display_name"] == "Ada Lovelace" and first["site"] == "London"
+    assert DECODER.search(search({**slash, "/root/id": {"value": "2"}})).employees[0]["last_name"] == "Lovelace"
+    assert DECODER.person(json.dumps(nested).encode())["display_name"] == "Ada Lovelace"
+
+
+def test_a_nul_in_an_id_is_invalid_data_not_a_guess():
+    message = invalid(search(NESTED, {**NESTED, "id": "3332883894235038486\u0000"}))
+    assert "employee #1" in message and "root.id" in message and "NUL" in message
+
+
+def test_an_escaped_backslash_before_u0000_is_text_not_a_nul():
+    person = {**NESTED, "displayName": "C:\\u0000 drive"}  # a backslash, then the letters u0000
+    assert DECODER.search(search(person)).employees[0]["display_name"] == "C:\\u0000 drive"

@@ -100,12 +100,14 @@ def person_and_expected(draw: st.DrawFn, external_id: str) -> tuple[dict, dict]:
             (raw.setdefault(category, {}) if category else raw)[name] = value
         if how in ("slash", "both"):
             raw["/" + field_id.replace(".", "/")] = {"value": value}
-        expected[key] = str(value) if isinstance(value, int) else value
+        # U+0000 is dropped from texts (PostgreSQL cannot store it; shared/hibob/decode.py)
+        expected[key] = str(value) if isinstance(value, int) else \
+            value.replace("\x00", "") if isinstance(value, str) else value
     return raw, expected
 
 
 @FAST
-@given(st.data(), st.sets(st.text(min_size=1, max_size=6), max_size=6))
+@given(st.data(), st.sets(st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=6), max_size=6))
 def test_valid_people_in_any_encoding_decode_to_the_model(data, ids):
     pairs = [data.draw(person_and_expected(external_id)) for external_id in sorted(ids)]
     result = DECODER.search(json.dumps({"employees": [raw for raw, _ in pairs]}).encode())
