@@ -75,9 +75,10 @@ def _event_fields(raw: bytes) -> tuple[str, str, str] | None:
     employee_id, triggered_at = data.get("employeeId"), event.get("triggeredAt")
     if isinstance(employee_id, int) and not isinstance(employee_id, bool):
         employee_id = str(employee_id)
-    if not isinstance(employee_id, str) or not employee_id or len(employee_id) > 64:
+    # U+0000 is no part of a HiBob id or timestamp, and PostgreSQL text cannot store it.
+    if not isinstance(employee_id, str) or not employee_id or len(employee_id) > 64 or "\x00" in employee_id:
         employee_id = ""
-    if not isinstance(triggered_at, str) or len(triggered_at) > 40:
+    if not isinstance(triggered_at, str) or len(triggered_at) > 40 or "\x00" in triggered_at:
         triggered_at = ""
     return event["type"][:64], employee_id, triggered_at
 

@@ -126,6 +126,16 @@ def test_ignored_types_and_disconnected_integrations_get_200_ignored(ctx, client
     assert post(client, live, event("employee.updated", "1")).get_json() == {"status": "ignored"}
 
 
+def test_a_nul_in_the_employee_id_or_timestamp_is_no_500(ctx, client, live):
+    """PostgreSQL text cannot hold U+0000: such an id is no HiBob id (ignored), such a timestamp
+    no timestamp (the event still counts, deduplicated without it)."""
+    assert post(client, live, event("employee.updated", "12\u0000")).get_json() == {"status": "ignored"}
+    assert post(client, live, event("employee.updated", "12", at="2026\u0000")).get_json() == {"status": "accepted"}
+    with ctx.db.begin() as conn:
+        rows = conn.execute(sa.select(webhook_inbox.c.employee_id, webhook_inbox.c.triggered_at)).all()
+    assert [tuple(r) for r in rows] == [("12", "")]
+
+
 @pytest.mark.parametrize("kind", [
     "employee.created", "employee.updated", "employee.joined", "employee.left", "employee.activated",
     "employee.inactivated", "employee.temporaryLeave", "employee.access.revoked.immediately",
