@@ -23,10 +23,13 @@ from shared.db import Database
 from shared.db.tables import metadata
 from worker import context as worker_context
 
-# Hypothesis: CI (whose environment sets CI) runs the `ci` profile, a modest number of examples per
-# property and fuzz test, so each CI pass stays well under 30 minutes; HYPOTHESIS_PROFILE overrides.
-# Tests that set max_examples themselves keep their own number.
-hypothesis_settings.register_profile("ci", max_examples=50, deadline=None, print_blob=True)
+# Hypothesis: CI (.ci/run sets HYPOTHESIS_PROFILE=ci; so does an environment with CI set) runs the
+# `ci` profile: 100 examples per property and fuzz test, derandomized, so a CI verdict is the same
+# on every run of the same commit (a pass stays well under 30 minutes). Local runs keep
+# Hypothesis' random exploration (`default`), and `explore` digs ten times deeper. Tests that set
+# max_examples themselves keep their own number.
+hypothesis_settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("explore", max_examples=1000, deadline=None, print_blob=True)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default"))
 
 REQUIRE_REAL = os.environ.get("PEOPLESYNC_REQUIRE_REAL") == "1"
