@@ -31,21 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.measure import peak_rss_bytes, rss_bytes  # noqa: E402
+
 
 # --- child side: one measurement in a fresh process ------------------------------------------
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _peak_rss_bytes() -> int:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
 
 def _extract(employee: dict[str, Any]) -> dict[str, Any]:
     """Model dict from a generic decode: nested first, then the slash encoding (no validation)."""
@@ -74,7 +63,7 @@ def _child(mode: str) -> dict[str, Any]:
     body = Path(path).read_bytes() if mode.startswith("decode-") and mode != "decode-ijson" \
         else b""
     decoder_for(SYNC_FIELD_IDS)  # build the Structs before measuring, as a worker would have
-    baseline = _rss_bytes()
+    baseline = rss_bytes()
     started = time.perf_counter()
     if mode == "bare":
         response = requests.post(url + "/people/search", auth=(user, token), timeout=(3.05, 60),
@@ -102,7 +91,7 @@ def _child(mode: str) -> dict[str, Any]:
     else:
         raise SystemExit(f"unknown mode {mode}")
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "peak_mb": (_peak_rss_bytes() - baseline) / 1e6, "count": count}
+    return {"seconds": seconds, "peak_mb": (peak_rss_bytes() - baseline) / 1e6, "count": count}
 
 
 # --- parent side ------------------------------------------------------------------------------

@@ -55,6 +55,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.measure import PrivateSchema, free_port, peak_rss_bytes, reset_peak  # noqa: E402
+
 STORE_ID = "bench-store"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CHANGED_SHARE = 0.01
@@ -69,29 +71,6 @@ VERBOSE = False
 
 
 # --- child side: one measurement in a fresh process ------------------------------------------
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _peak_rss_bytes() -> int:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
-
-def _reset_peak() -> int:
-    """Reset the RSS high-water mark to the current RSS (Linux >= 4.0); return the baseline."""
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-    except OSError:
-        pass  # older kernel: the peak then also covers the imports, which only overstates it
-    return _rss_bytes()
-
 
 def _time_collections() -> list[float]:
     """Sum the time the cyclic garbage collector spends from now on: ``[seconds, start of the
@@ -116,7 +95,7 @@ def _child(step: str) -> dict[str, Any]:
 
         from shared.hibob.model import SYNC_FIELD_IDS
 
-        baseline = _reset_peak()
+        baseline = reset_peak()
         started = time.perf_counter()
         response = requests.post(env["url"] + "/people/search", auth=(env["user"], env["token"]),
                                  json={"fields": SYNC_FIELD_IDS, "showInactive": True},
@@ -124,7 +103,7 @@ def _child(step: str) -> dict[str, Any]:
         response.raise_for_status()
         count = len(json.loads(response.content)["employees"])
         seconds = time.perf_counter() - started
-        return {"seconds": seconds, "peak_mb": (_peak_rss_bytes() - baseline) / 1e6,
+        return {"seconds": seconds, "peak_mb": (peak_rss_bytes() - baseline) / 1e6,
                 "count": count}
 
     from shared import service
@@ -189,7 +168,7 @@ def _child(step: str) -> dict[str, Any]:
             marks["error"] = repr(exc)
 
     gc_seconds = _time_collections()
-    baseline = _reset_peak()
+    baseline = reset_peak()
     enqueuer = threading.Thread(target=enqueue)
     enqueuer.start()
     if profiler is not None:
@@ -205,7 +184,7 @@ def _child(step: str) -> dict[str, Any]:
     if len(finished) != 1:
         raise SystemExit(f"expected one sync job, {len(finished)} ran")
     seconds, cpu = finished[0][0] - started, finished[0][1] - cpu
-    peak_mb = (_peak_rss_bytes() - baseline) / 1e6
+    peak_mb = (peak_rss_bytes() - baseline) / 1e6
     if profiler is not None:
         profiler.dump_stats(env["profile"])
     with ctx.db.begin() as conn:
@@ -242,16 +221,10 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
                          for key in ("seconds", "peak_mb", "cpu", "gc", "pickup") if key in middle}}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _start_redis() -> tuple[Callable[[], None], str]:
     """A private Redis for the run: ``redis-server`` on a free port when it is installed (what a
     deployment runs), else fakeredis' TCP server in this process. Returns (stop, url)."""
-    port = _free_port()
+    port = free_port()
     binary = shutil.which("redis-server")
     if binary:
         proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
@@ -346,10 +319,9 @@ class _Database:
     """A private, migrated, empty database of one kind, reset between initial loads."""
 
     def __init__(self, kind: str, workdir: Path, postgres_url: str) -> None:
-        import sqlalchemy as sa
-
         from shared.db import Database
         self.kind = kind
+        self.schema: PrivateSchema | None = None
         if kind == "sqlite":
             self.template = workdir / "template.db"
             self.path = workdir / "peoplesync.db"
@@ -357,17 +329,9 @@ class _Database:
             db.migrate()
             db.dispose()
             self.url = f"sqlite:///{self.path}"
-            self.admin = None
         else:
-            self.schema = "bench_" + uuid.uuid4().hex[:12]
-            self.admin = sa.create_engine(postgres_url)
-            with self.admin.begin() as conn:
-                conn.execute(sa.text(f'CREATE SCHEMA "{self.schema}"'))
-            sep = "&" if "?" in postgres_url else "?"
-            self.url = f"{postgres_url}{sep}options=-csearch_path%3D{self.schema}"
-            db = Database(self.url)
-            db.migrate()
-            db.dispose()
+            self.schema = PrivateSchema(postgres_url, "bench_")
+            self.url = self.schema.url
 
     def reset(self) -> None:
         import sqlalchemy as sa
@@ -378,17 +342,14 @@ class _Database:
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)
             shutil.copy(self.template, self.path)
             return
-        assert self.admin is not None
-        with self.admin.begin() as conn:
-            names = ", ".join(f'"{self.schema}"."{t.name}"' for t in metadata.sorted_tables)
+        assert self.schema is not None
+        with self.schema.admin.begin() as conn:
+            names = ", ".join(f'"{self.schema.name}"."{t.name}"' for t in metadata.sorted_tables)
             conn.execute(sa.text(f"TRUNCATE {names}"))
 
     def drop(self) -> None:
-        import sqlalchemy as sa
-        if self.admin is not None:
-            with self.admin.begin() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
-            self.admin.dispose()
+        if self.schema is not None:
+            self.schema.drop()
 
 
 def _measure_db(kind: str, size: int, sandbox: Any, redis_url: str, workdir: Path,

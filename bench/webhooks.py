@@ -62,6 +62,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.measure import PrivateSchema, free_port  # noqa: E402
+
 BIN = ROOT / ".venv" / "bin"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 STORE_ID = "bench-webhooks"
@@ -72,12 +74,6 @@ QUEUES = ("events", "sync", "notify", "maintenance")
 
 
 # --- small helpers ----------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100) of a non-empty list."""
@@ -252,8 +248,7 @@ class Bench:
         self.workdir = workdir
         self.procs = Processes(workdir)
         self.prefix = f"benchwh{uuid.uuid4().hex[:8]}:"
-        self.schema = "bench_wh_" + uuid.uuid4().hex[:10]
-        self.admin = None
+        self.schema: PrivateSchema | None = None
         self.redis_url = ""
         self.report: list[str] = []
         self.ctx = None
@@ -278,31 +273,19 @@ class Bench:
         client.close()
 
     def create_schema(self) -> str:
-        import sqlalchemy as sa
-
         from bench.bare_receiver import metadata as bare_metadata
         from shared.db import Database
 
-        url = self.args.postgres_url
-        self.admin = sa.create_engine(url)
-        with self.admin.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{self.schema}"'))
-        sep = "&" if "?" in url else "?"
-        self.database_url = f"{url}{sep}options=-csearch_path%3D{self.schema}"
+        self.schema = PrivateSchema(self.args.postgres_url, "bench_wh_")
+        self.database_url = self.schema.url
         db = Database(self.database_url)
-        db.migrate()
         bare_metadata.create_all(db.engine)
         db.dispose()
         return self.database_url
 
     def drop_schema(self) -> None:
-        import sqlalchemy as sa
-
-        if self.admin is None:
-            return
-        with self.admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
-        self.admin.dispose()
+        if self.schema is not None:
+            self.schema.drop()
 
     def delete_redis_keys(self) -> None:
         """With a shared Redis: delete this run's keys (rq's job hashes included), never flush."""
@@ -749,7 +732,7 @@ class Bench:
                    f"{len(full)} folded into a full sync); not succeeded: "
                    f"{sum(1 for r in webhook_runs if r['status'] != 'succeeded')}; failed rq jobs: {failed_jobs}; "
                    f"events jobs seen: {len(jobs)}.")
-        out.append(f"- HiBob calls during the phase: "
+        out.append("- HiBob calls during the phase: "
                    + ", ".join(f"{k} {v}" for k, v in sorted(endpoint_counts.items())) + ".")
         out.append(f"- Webhook deliveries that needed a retry: {retries}.")
         out.append("- CPU seconds used during the phase: "

@@ -2,6 +2,7 @@
 safe to run twice: a run that is no longer `queued` is left alone."""
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from datetime import datetime, timedelta, timezone
@@ -152,18 +153,16 @@ def resolve_departments(client: HiBobClient, employees: list[dict[str, Any]],
 
 
 def _cached_labels(client: HiBobClient, cache: tuple[Any, str]) -> dict[str, str]:
+    """The list from the cache, or from HiBob (then cached). A cache, nothing more: with Redis
+    unreachable the list is read from HiBob every time."""
     redis_client, key = cache
-    try:
+    with contextlib.suppress(redis.RedisError):
         cached = redis_client.get(key)
         if cached:
             return json.loads(cached)
-    except redis.RedisError:
-        pass
     labels = client.named_list(DEPARTMENT_LIST)
-    try:
+    with contextlib.suppress(redis.RedisError):
         redis_client.set(key, json.dumps(labels), ex=DEPARTMENT_CACHE_SECONDS)
-    except redis.RedisError:
-        pass  # a cache, nothing more
     return labels
 
 

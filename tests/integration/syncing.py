@@ -1,7 +1,8 @@
 """Helpers for tests that drive the sync end to end against the HiBob sandbox."""
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from shared import service
@@ -22,6 +23,23 @@ def expected_active(sandbox, today: date) -> set[str]:
         if lifecycle in IN_STORE or (lifecycle == "garden leave" and last_day and last_day >= today.isoformat()):
             out.add(person.id)
     return out
+
+
+def clock_file(tmp_path, monkeypatch) -> Callable[[timedelta], datetime]:
+    """A clock file both peoplesync and the sandbox read (PEOPLESYNC_CLOCK_FILE), set to 09:00 UTC
+    today; returns ``move(delta)``, which sets it to 09:00 + delta and returns that moment."""
+    path = tmp_path / "now"
+    monkeypatch.setenv("PEOPLESYNC_ENV", "test")
+    monkeypatch.setenv("PEOPLESYNC_CLOCK_FILE", str(path))
+    start = datetime.now(timezone.utc).replace(hour=9, minute=0, second=0, microsecond=0)
+
+    def move(delta: timedelta) -> datetime:
+        moment = start + delta
+        path.write_text(moment.isoformat().replace("+00:00", "Z"))
+        return moment
+
+    move(timedelta(0))
+    return move
 
 
 def connect(ctx, sandbox, store_id: str = "store-1", credentials: tuple[str, str] | None = None,

@@ -4,34 +4,29 @@ leave ending, a rehire, an email change, a birthday change, the birthday permiss
 the department list renamed."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
 from shared import clock, service
-from tests.integration.syncing import connect, feed, integration, runs, store_people
+from tests.integration.syncing import clock_file, connect, feed, integration, runs, store_people
 from worker import periodic
 
 
 @pytest.fixture
 def quarter_clock(tmp_path, monkeypatch):
     """A clock file both peoplesync and the sandbox read; returns a function that sets the day."""
-    path = tmp_path / "now"
-    monkeypatch.setenv("PEOPLESYNC_ENV", "test")
-    monkeypatch.setenv("PEOPLESYNC_CLOCK_FILE", str(path))
-    start = datetime.now(timezone.utc).replace(hour=9, minute=0, second=0, microsecond=0)
+    move = clock_file(tmp_path, monkeypatch)
+    start = move(timedelta(0))
 
     class Days:
         def iso(self, offset: int) -> str:
             return (start + timedelta(days=offset)).date().isoformat()
 
         def go(self, offset: int) -> str:
-            path.write_text((start + timedelta(days=offset)).isoformat().replace("+00:00", "Z"))
-            return self.iso(offset)
+            return move(timedelta(days=offset)).date().isoformat()
 
-    days = Days()
-    days.go(0)
-    return days
+    return Days()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
@@ -14,7 +14,7 @@ from shared import clock, service
 from shared import schemas as s
 from shared.hibob.model import EMPLOYEE_FIELDS
 from shared.reconcile import PROFILE_FIELDS, TRACKED_FIELDS
-from tests.integration.syncing import connect, feed, integration, runs, store_people
+from tests.integration.syncing import clock_file, connect, feed, integration, runs, store_people
 from tests.integration.test_api import API, conforms, error_of
 from tests.integration.test_webhooks import SECRET, drain, event, post
 from worker import periodic
@@ -268,18 +268,8 @@ def test_a_held_person_who_reappears_in_hibob_leaves_the_batch(ctx, client, stor
 @pytest.fixture
 def day_clock(tmp_path, monkeypatch):
     """A clock file peoplesync and the sandbox both read; ``go(hours)`` moves it from 09:00 today."""
-    path = tmp_path / "now"
-    monkeypatch.setenv("PEOPLESYNC_ENV", "test")
-    monkeypatch.setenv("PEOPLESYNC_CLOCK_FILE", str(path))
-    start = datetime.now(timezone.utc).replace(hour=9, minute=0, second=0, microsecond=0)
-
-    def go(hours: float) -> datetime:
-        moment = start + timedelta(hours=hours)
-        path.write_text(moment.isoformat().replace("+00:00", "Z"))
-        return moment
-
-    go(0)
-    return go
+    move = clock_file(tmp_path, monkeypatch)
+    return lambda hours: move(timedelta(hours=hours))
 
 
 @pytest.mark.parametrize("hours_later, held", [(15.5, True), (24.5, False)])
